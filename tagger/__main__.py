@@ -1,0 +1,3 @@
+from tagger.cli import app
+
+app(prog_name="tagger")

@@ -1,0 +1,146 @@
+"""The `tagger` command: parses options, calls the library, prints its results and errors.
+
+Heavy modules are imported inside each command, so `predict` never loads `datasets`,
+seqeval or the training code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tagger.errors import TaggerError
+
+app = typer.Typer(help="Train, evaluate and run a Bi-LSTM named-entity tagger on CoNLL data.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+DEFAULT_MODEL = Path("models/conll2003")
+ModelOption = Annotated[Path, typer.Option("--model", help="Model directory.", rich_help_panel="Model")]
+DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda (auto: cuda when there is a GPU).")]
+
+
+class OutputFormat(str, Enum):
+    conll = "conll"
+    jsonl = "jsonl"
+    inline = "inline"
+
+
+def _fail(error: TaggerError) -> typer.Exit:
+    typer.echo(f"error: {error}", err=True)
+    return typer.Exit(2)
+
+
+def _quiet_datasets() -> None:
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+
+
+@app.command()
+def train(
+    data: Annotated[str, typer.Option(help="CoNLL directory or file, dataset folder, or Hugging Face "
+                                           "dataset id.", rich_help_panel="Data")] = "conll2003",
+    model: ModelOption = DEFAULT_MODEL,
+    embeddings: Annotated[str, typer.Option(help="glove (GloVe 6B 50d), none, or a GloVe/word2vec "
+                                                 "text file.", rich_help_panel="Model")] = "glove",
+    hidden_size: Annotated[int, typer.Option(min=1, help="LSTM units per direction.",
+                                             rich_help_panel="Model")] = 200,
+    dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Dropout on LSTM inputs and outputs.",
+                                           rich_help_panel="Model")] = 0.33,
+    word_dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of words replaced by "
+                                                "the unknown word in training.", rich_help_panel="Model")] = 0.05,
+    epochs: Annotated[int, typer.Option(min=1, help="Most epochs to train.",
+                                        rich_help_panel="Training")] = 30,
+    patience: Annotated[int, typer.Option(min=1, help="Stop after this many epochs without a better "
+                                          "dev F1.", rich_help_panel="Training")] = 5,
+    batch_size: Annotated[int, typer.Option(min=1, help="Sentences per batch.",
+                                            rich_help_panel="Training")] = 16,
+    lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.", rich_help_panel="Training")] = 1e-3,
+    lr_decay: Annotated[float, typer.Option(min=0.0, max=1.0, help="Learning rate multiplied by this "
+                                            "after each epoch.", rich_help_panel="Training")] = 0.95,
+    seed: Annotated[int, typer.Option(help="Random seed.", rich_help_panel="Training")] = 1,
+    device: DeviceOption = "auto",
+) -> None:
+    """Train a tagger and save the model with the best dev F1."""
+    from rich.console import Console
+
+    from tagger.render import show_training
+    from tagger.training import TrainConfig, train as train_model
+
+    _quiet_datasets()
+    config = TrainConfig(epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, lr_decay=lr_decay, seed=seed,
+                         embeddings=embeddings, hidden_size=hidden_size, dropout=dropout,
+                         word_dropout=word_dropout, device=device)
+    console = Console()
+    try:
+        show_training(train_model(config, data, model), console)
+    except TaggerError as error:
+        raise _fail(error)
+    console.print(f"Model saved to {model}/; tag text with: tagger predict --model {model} < file.txt")
+
+
+@app.command("eval")
+def evaluate(
+    data: Annotated[str, typer.Option(help="CoNLL directory or file, dataset folder, or Hugging Face "
+                                           "dataset id.", rich_help_panel="Data")] = "conll2003",
+    split: Annotated[str, typer.Option(help="Split to score (ignored for a single file).",
+                                       rich_help_panel="Data")] = "test",
+    model: ModelOption = DEFAULT_MODEL,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    device: DeviceOption = "auto",
+) -> None:
+    """Score a saved model: entity precision, recall and F1, overall and per type."""
+    from tagger.training import evaluate_saved
+
+    _quiet_datasets()
+    try:
+        result = evaluate_saved(model, data, split, device)
+    except TaggerError as error:
+        raise _fail(error)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+        return
+    from rich.console import Console
+
+    from tagger.render import scores_table
+
+    title = f"{data} ({split}): {result.sentences:,} sentences, {result.tokens:,} tokens, {result.seconds:.1f}s"
+    Console().print(scores_table(result.scores, title))
+
+
+@app.command()
+def predict(
+    model: ModelOption = DEFAULT_MODEL,
+    input_file: Annotated[Optional[Path], typer.Option("--input", help="Read this file instead of stdin.",
+                                                       rich_help_panel="Input")] = None,
+    tokenized: Annotated[bool, typer.Option(help="Each line is one sentence of space-separated tokens.",
+                                            rich_help_panel="Input")] = False,
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="conll: token<TAB>tag; jsonl: "
+                             "a JSON object per sentence; inline: [text](TYPE).",
+                             rich_help_panel="Output")] = OutputFormat.conll,
+    device: DeviceOption = "auto",
+) -> None:
+    """Tag raw UTF-8 text from stdin (or --input), streaming, and write it to stdout."""
+    from tagger.formats import FORMATS
+    from tagger.predict import Tagger, tag_lines
+    from tagger.text import read_lines
+    from tagger.device import resolve_device
+
+    try:
+        tagger = Tagger(model, resolve_device(device))
+        with (input_file.open("rb") if input_file else sys.stdin.buffer) as stream:
+            lines = read_lines(stream, str(input_file or "<stdin>"), tokenized)
+            write = FORMATS[output_format.value]
+            for line, tags in tag_lines(tagger, lines):
+                sys.stdout.writelines(write(line, tags))
+    except TaggerError as error:
+        raise _fail(error)
+    except FileNotFoundError:
+        raise _fail(TaggerError(f"{input_file}: no such file; give a text file with --input or pipe text "
+                                "to stdin"))

@@ -1,0 +1,49 @@
+"""The output formats of `tagger predict`: conll, jsonl and inline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from tagger.predict import entities
+from tagger.text import Line, Sentence
+
+
+def format_conll(line: Line, tags: list[list[str]]) -> Iterator[str]:
+    """`token<TAB>tag` lines, a blank line after each sentence."""
+    for sentence, sentence_tags in zip(line.sentences, tags):
+        yield "".join(f"{token}\t{tag}\n" for token, tag in zip(sentence.tokens, sentence_tags)) + "\n"
+
+
+def format_jsonl(line: Line, tags: list[list[str]]) -> Iterator[str]:
+    """One JSON object per sentence; entity offsets index the whole input."""
+    for sentence, sentence_tags in zip(line.sentences, tags):
+        start, end = sentence.starts[0], sentence.ends[-1]
+        record = {"text": line.text[start - line.start:end - line.start], "tokens": sentence.tokens,
+                  "tags": sentence_tags, "entities": _entity_spans(line, sentence, sentence_tags)}
+        yield json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def format_inline(line: Line, tags: list[list[str]]) -> Iterator[str]:
+    """The input line with each entity written as `[text](TYPE)`."""
+    pieces, position = [], 0
+    for sentence, sentence_tags in zip(line.sentences, tags):
+        for span in _entity_spans(line, sentence, sentence_tags):
+            start, end = span["start"] - line.start, span["end"] - line.start
+            pieces += [line.text[position:start], f"[{span['text']}]({span['type']})"]
+            position = end
+    pieces.append(line.text[position:])
+    yield "".join(pieces)
+
+
+FORMATS = {"conll": format_conll, "jsonl": format_jsonl, "inline": format_inline}
+
+
+def _entity_spans(line: Line, sentence: Sentence, tags: list[str]) -> list[dict]:
+    spans = []
+    ends = sentence.ends
+    for entity in entities(tags):
+        start, end = sentence.starts[entity.start], ends[entity.end - 1]
+        spans.append({"text": line.text[start - line.start:end - line.start], "type": entity.type,
+                      "start": start, "end": end})
+    return spans

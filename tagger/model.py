@@ -1,0 +1,76 @@
+"""The Bi-LSTM tagger: word and character features -> packed Bi-LSTM -> tag classifier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from tagger.encoding import PAD_ID, PAD_TAG_ID, UNK_ID, Batch
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the network before loading its weights."""
+
+    word_count: int
+    char_count: int
+    tag_count: int
+    word_dim: int = 50
+    char_dim: int = 30
+    char_filters: int = 50
+    char_kernel: int = 3
+    hidden_size: int = 200
+    lstm_layers: int = 1
+    dropout: float = 0.5
+    word_dropout: float = 0.05
+
+
+class BiLSTMTagger(nn.Module):
+    """Per token: word embedding + char-CNN features; a Bi-LSTM over the sentence; at each
+    token the forward and backward states, concatenated, go to a linear tag classifier."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.word_embedding = nn.Embedding(config.word_count, config.word_dim, padding_idx=PAD_ID)
+        self.char_embedding = nn.Embedding(config.char_count, config.char_dim, padding_idx=PAD_ID)
+        self.char_cnn = nn.Conv1d(config.char_dim, config.char_filters, config.char_kernel,
+                                  padding=config.char_kernel // 2)
+        self.dropout = nn.Dropout(config.dropout)
+        self.lstm = nn.LSTM(config.word_dim + config.char_filters, config.hidden_size,
+                            num_layers=config.lstm_layers, batch_first=True, bidirectional=True,
+                            dropout=config.dropout if config.lstm_layers > 1 else 0.0)
+        self.classifier = nn.Linear(2 * config.hidden_size, config.tag_count)
+
+    def char_features(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """(forms, chars) -> (forms, filters): max over positions of the char CNN."""
+        embedded = self.dropout(self.char_embedding(char_ids)).transpose(1, 2)  # (forms, char_dim, chars)
+        convolved = self.char_cnn(embedded)  # (forms, filters, chars)
+        # Padding must not win the max, or a word's features would depend on its batch.
+        convolved = convolved.masked_fill((char_ids == PAD_ID)[:, None, :], float("-inf"))
+        return convolved.max(dim=2).values
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """Tag scores, (batch, seq, tags); rows past a sentence's length are meaningless."""
+        word_ids = batch.word_ids
+        if self.training and self.config.word_dropout > 0:
+            # Unknown words at test time look like these: the UNK vector learns to stand for them.
+            dropped = torch.rand(word_ids.shape, device=word_ids.device) < self.config.word_dropout
+            word_ids = word_ids.masked_fill(dropped & (word_ids != PAD_ID), UNK_ID)
+        words = self.word_embedding(word_ids)  # (batch, seq, word_dim)
+        chars = self.char_features(batch.char_ids)[batch.token_forms]  # (batch, seq, filters)
+        tokens = self.dropout(torch.cat([words, chars], dim=-1))
+        packed = pack_padded_sequence(tokens, batch.lengths, batch_first=True, enforce_sorted=False)
+        states, _ = self.lstm(packed)
+        states, _ = pad_packed_sequence(states, batch_first=True,
+                                        total_length=word_ids.shape[1])  # (batch, seq, 2*hidden)
+        return self.classifier(self.dropout(states))
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        """Mean cross-entropy over the real tokens of the batch."""
+        scores = self(batch)
+        return nn.functional.cross_entropy(scores.flatten(0, 1), batch.tag_ids.flatten(),
+                                           ignore_index=PAD_TAG_ID)

@@ -1,0 +1,78 @@
+"""What users see of training and evaluation: rich progress bars and tables."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tagger.metrics import Scores
+from tagger.training import Epoch, Finished, Prepared, Step
+
+
+def show_training(records: Iterable[Prepared | Step | Epoch | Finished], console: Console) -> Finished:
+    """Render training as it happens: a live bar per epoch, a table row per epoch."""
+    epochs = Table(title="Epochs", title_justify="left")
+    for column in ("epoch", "loss", "dev P", "dev R", "dev F1", "time", "tokens/s"):
+        epochs.add_column(column, justify="right")
+    progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[speed]:,.0f} tok/s"),
+                        TimeRemainingColumn(), console=console)
+    bar = progress.add_task("", total=None, visible=False, epoch=0, loss=0.0, speed=0.0)
+    with Live(Group(epochs, progress), console=console, refresh_per_second=8) as live:
+        for record in records:
+            if isinstance(record, Prepared):
+                live.console.print(_prepared_summary(record))
+            elif isinstance(record, Step):
+                if record.step == 1:
+                    progress.reset(bar, total=record.steps, visible=True, epoch=record.epoch)
+                    epoch_started, tokens_seen = time.perf_counter(), 0
+                tokens_seen += record.tokens
+                speed = tokens_seen / max(time.perf_counter() - epoch_started, 1e-9)
+                progress.update(bar, advance=1, loss=record.loss, speed=speed)
+            elif isinstance(record, Epoch):
+                mark = " *" if record.is_best else ""
+                epochs.add_row(str(record.epoch), f"{record.loss:.4f}", _pct(record.dev.precision),
+                               _pct(record.dev.recall), _pct(record.dev.f1) + mark, f"{record.seconds:.0f}s",
+                               f"{record.tokens_per_second:,.0f}")
+            elif isinstance(record, Finished):
+                progress.update(bar, visible=False)
+                finished = record
+    stop = "stopped early: no better dev F1" if finished.stopped_early else "reached --epochs"
+    console.print(f"Best dev F1 {_pct(finished.dev.f1)} at epoch {finished.best_epoch} (* above); {stop}; "
+                  f"{finished.seconds / 60:.1f} min in all.")
+    if finished.test is not None:
+        console.print(scores_table(finished.test, "Test set (best model)"))
+    return finished
+
+
+def _prepared_summary(prepared: Prepared) -> str:
+    dev = f"{prepared.dev_sentences:,} dev (held out from train)" if prepared.dev_held_out \
+        else f"{prepared.dev_sentences:,} dev"
+    coverage = "" if prepared.pretrained_coverage is None \
+        else f"; pretrained vectors cover {prepared.pretrained_coverage:.1%} of training tokens"
+    return (f"Data: {prepared.train_sentences:,} train sentences ({prepared.train_tokens:,} tokens), {dev}, "
+            f"{prepared.test_sentences:,} test; tags: {' '.join(prepared.tags)}\n"
+            f"Model: {prepared.parameters:,} parameters, {prepared.words:,} words{coverage}; "
+            f"training on {prepared.device}")
+
+
+def scores_table(scores: Scores, title: str) -> Table:
+    """Precision, recall and F1 per entity type and overall (micro average)."""
+    table = Table(title=title, title_justify="left")
+    for column in ("type", "precision", "recall", "F1", "support"):
+        table.add_column(column, justify="left" if column == "type" else "right")
+    for name, values in sorted(scores.per_type.items()):
+        table.add_row(name, _pct(values.precision), _pct(values.recall), _pct(values.f1), f"{values.support:,}")
+    table.add_section()
+    table.add_row("overall", _pct(scores.precision), _pct(scores.recall), _pct(scores.f1), f"{scores.support:,}",
+                  style="bold")
+    return table
+
+
+def _pct(fraction: float) -> str:
+    return f"{100 * fraction:.2f}"

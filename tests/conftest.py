@@ -1,0 +1,62 @@
+"""Small CoNLL samples written for these tests: template sentences over invented names."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from pathlib import Path
+
+import pytest
+
+PEOPLE = [["Ada", "Brandt"], ["Tomas", "Wey"], ["Lina", "Okoro"], ["Piet"], ["Mara", "Quist"], ["Ivo", "Lund"]]
+PLACES = [["Velden"], ["Port", "Arlo"], ["Kessy"], ["New", "Tarrow"], ["Ombra"]]
+GROUPS = [["Norvik", "Bank"], ["Tellan", "Motors"], ["Arlo", "United"], ["Corva"]]
+TEMPLATES = [
+    "{PER} met {PER} in {LOC} on Monday .",
+    "{ORG} said {PER} will visit {LOC} next week .",
+    "Shares in {ORG} rose 3.5 percent in {LOC} .",
+    "{PER} , who works for {ORG} , was born in {LOC} .",
+    "The talks in {LOC} ended without a deal .",
+]
+
+
+def tagged_sentence(template: str, pick: random.Random) -> list[tuple[str, str]]:
+    """Fill a template; entity tokens get IOB2 tags."""
+    pairs = []
+    for word in template.split():
+        if word.startswith("{"):
+            kind = word[1:-1]
+            name = pick.choice({"PER": PEOPLE, "LOC": PLACES, "ORG": GROUPS}[kind])
+            pairs += [(token, ("B-" if i == 0 else "I-") + kind) for i, token in enumerate(name)]
+        else:
+            pairs.append((word, "O"))
+    return pairs
+
+
+def make_sentences(count: int, seed: int) -> list[list[tuple[str, str]]]:
+    pick = random.Random(seed)
+    templates = itertools.cycle(TEMPLATES)
+    return [tagged_sentence(next(templates), pick) for _ in range(count)]
+
+
+def write_conll(path: Path, sentences: list[list[tuple[str, str]]], columns: int = 4, separator: str = " ",
+                docstart: bool = False) -> Path:
+    """Write sentences with filler POS/chunk columns between token and tag."""
+    lines = [separator.join(["-DOCSTART-"] + ["-X-"] * (columns - 2) + ["O"]), ""] if docstart else []
+    for sentence in sentences:
+        for token, tag in sentence:
+            lines.append(separator.join([token] + ["X"] * (columns - 2) + [tag]))
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def corpus_dir(tmp_path: Path) -> Path:
+    """A CoNLL directory with train / valid / test files."""
+    directory = tmp_path / "corpus"
+    directory.mkdir()
+    write_conll(directory / "train.txt", make_sentences(60, seed=1), docstart=True)
+    write_conll(directory / "valid.txt", make_sentences(15, seed=2))
+    write_conll(directory / "test.txt", make_sentences(15, seed=3))
+    return directory
