@@ -1,0 +1,39 @@
+"""Raw text into sentences and tokens whose offsets point into the input."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from tagger.errors import DataError
+from tagger.text import read_lines, split_sentences
+
+
+def test_penn_treebank_tokens():
+    [first, second] = split_sentences("The U.S. team didn't win Ada's prize. Mr. Lund left for Anglo-Dutch talks.")
+    assert first.tokens == ["The", "U.S.", "team", "did", "n't", "win", "Ada", "'s", "prize", "."]
+    assert second.tokens == ["Mr.", "Lund", "left", "for", "Anglo-Dutch", "talks", "."]
+
+
+def test_offsets_index_the_whole_input_with_crlf():
+    text = "Angela Merkel met Macron.\r\n\r\n\u00c9mile \"Zola\" wrote in Paris.\n"
+    lines = list(read_lines(io.BytesIO(text.encode()), "<stdin>"))
+    for line in lines:
+        for sentence in line.sentences:
+            for token, start, end in zip(sentence.tokens, sentence.starts, sentence.ends):
+                assert text[start:end] == token
+    assert [len(line.sentences) for line in lines] == [1, 0, 1]
+
+
+def test_tokenized_lines_split_on_whitespace():
+    text = "New  York\tis big\n\n"
+    lines = list(read_lines(io.BytesIO(text.encode()), "x", tokenized=True))
+    assert lines[0].sentences[0].tokens == ["New", "York", "is", "big"]
+    assert lines[0].sentences[0].starts == [0, 5, 10, 13]
+    assert lines[1].sentences == []
+
+
+def test_invalid_utf8_names_the_line():
+    with pytest.raises(DataError, match="input.txt:2: not UTF-8"):
+        list(read_lines(io.BytesIO(b"fine\n\xff\xfe bad\n"), "input.txt"))
