@@ -37,6 +37,7 @@ def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, info: dic
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.tmp-", dir=model_dir.parent))
     try:
+        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a model directory should not be
         config = {"format_version": FORMAT_VERSION, "tagger_version": _package_version(),
                   "model": asdict(model.config), "tags": encoder.tags.items,
                   "vocabulary_sizes": {"words": len(encoder.words), "chars": len(encoder.chars)},
@@ -89,6 +90,12 @@ def load_model(model_dir: Path, device: torch.device | str = "cpu") -> SavedMode
         raise ArtifactError(f"{weights}: cannot load the weights ({reason}); retrain the model") from None
     info = {key: value for key, value in config.items() if key != "model"}
     return SavedModel(model.to(device).eval(), encoder, info)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _package_version() -> str:

@@ -19,6 +19,7 @@ class ModelConfig:
     char_count: int
     tag_count: int
     word_dim: int = 50
+    frozen_words: int = 0  # the last ids: pretrained words unseen in training, kept as they are
     char_dim: int = 30
     char_filters: int = 50
     char_kernel: int = 3
@@ -35,7 +36,12 @@ class BiLSTMTagger(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.word_embedding = nn.Embedding(config.word_count, config.word_dim, padding_idx=PAD_ID)
+        self.trained_words = config.word_count - config.frozen_words
+        self.word_embedding = nn.Embedding(self.trained_words, config.word_dim, padding_idx=PAD_ID)
+        # Words seen only in the pretrained vectors get no gradient: a buffer, in half
+        # precision, keeps the model small and the optimiser's work to the words it trains.
+        self.register_buffer("frozen_vectors", torch.zeros(config.frozen_words, config.word_dim,
+                                                           dtype=torch.float16))
         self.char_embedding = nn.Embedding(config.char_count, config.char_dim, padding_idx=PAD_ID)
         self.char_cnn = nn.Conv1d(config.char_dim, config.char_filters, config.char_kernel,
                                   padding=config.char_kernel // 2)
@@ -53,6 +59,14 @@ class BiLSTMTagger(nn.Module):
         convolved = convolved.masked_fill((char_ids == PAD_ID)[:, None, :], float("-inf"))
         return convolved.max(dim=2).values
 
+    def word_vectors(self, word_ids: torch.Tensor) -> torch.Tensor:
+        """(batch, seq) -> (batch, seq, word_dim), from the trained or the frozen table."""
+        trained = self.word_embedding(word_ids.clamp(max=self.trained_words - 1))
+        if self.config.frozen_words == 0:
+            return trained
+        frozen = self.frozen_vectors[(word_ids - self.trained_words).clamp(min=0)].to(trained.dtype)
+        return torch.where((word_ids < self.trained_words)[..., None], trained, frozen)
+
     def forward(self, batch: Batch) -> torch.Tensor:
         """Tag scores, (batch, seq, tags); rows past a sentence's length are meaningless."""
         word_ids = batch.word_ids
@@ -60,7 +74,7 @@ class BiLSTMTagger(nn.Module):
             # Unknown words at test time look like these: the UNK vector learns to stand for them.
             dropped = torch.rand(word_ids.shape, device=word_ids.device) < self.config.word_dropout
             word_ids = word_ids.masked_fill(dropped & (word_ids != PAD_ID), UNK_ID)
-        words = self.word_embedding(word_ids)  # (batch, seq, word_dim)
+        words = self.word_vectors(word_ids)  # (batch, seq, word_dim)
         chars = self.char_features(batch.char_ids)[batch.token_forms]  # (batch, seq, filters)
         tokens = self.dropout(torch.cat([words, chars], dim=-1))
         packed = pack_padded_sequence(tokens, batch.lengths, batch_first=True, enforce_sorted=False)

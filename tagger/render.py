@@ -13,11 +13,13 @@ from rich.table import Table
 from tagger.metrics import Scores
 from tagger.training import Epoch, Finished, Prepared, Step
 
+COLUMNS = ("epoch", "loss", "dev P", "dev R", "dev F1", "time", "tokens/s")
+
 
 def show_training(records: Iterable[Prepared | Step | Epoch | Finished], console: Console) -> Finished:
     """Render training as it happens: a live bar per epoch, a table row per epoch."""
     epochs = Table(title="Epochs", title_justify="left")
-    for column in ("epoch", "loss", "dev P", "dev R", "dev F1", "time", "tokens/s"):
+    for column in COLUMNS:
         epochs.add_column(column, justify="right")
     progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[speed]:,.0f} tok/s"),
@@ -36,9 +38,12 @@ def show_training(records: Iterable[Prepared | Step | Epoch | Finished], console
                 progress.update(bar, advance=1, loss=record.loss, speed=speed)
             elif isinstance(record, Epoch):
                 mark = " *" if record.is_best else ""
-                epochs.add_row(str(record.epoch), f"{record.loss:.4f}", _pct(record.dev.precision),
-                               _pct(record.dev.recall), _pct(record.dev.f1) + mark, f"{record.seconds:.0f}s",
-                               f"{record.tokens_per_second:,.0f}")
+                row = (str(record.epoch), f"{record.loss:.4f}", _pct(record.dev.precision),
+                       _pct(record.dev.recall), _pct(record.dev.f1) + mark, f"{record.seconds:.0f}s",
+                       f"{record.tokens_per_second:,.0f}")
+                epochs.add_row(*row)
+                if not console.is_terminal:  # a log file gets no live display: a line per epoch instead
+                    live.console.print(" ".join(f"{name} {value}" for name, value in zip(COLUMNS, row)))
             elif isinstance(record, Finished):
                 progress.update(bar, visible=False)
                 finished = record

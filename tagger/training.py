@@ -14,7 +14,7 @@ from tagger import data
 from tagger.device import resolve_device
 from tagger.artifact import load_model, save_model, update_info
 from tagger.embeddings import embedding_matrix, load_vectors
-from tagger.encoding import Encoder, normalise_word
+from tagger.encoding import Encoder, Vocabulary, normalise_word
 from tagger.errors import DataError
 from tagger.metrics import Scores, score
 from tagger.model import BiLSTMTagger, ModelConfig
@@ -39,7 +39,7 @@ class TrainConfig:
     word_dropout: float = 0.05
     clip: float = 5.0
     lr_decay: float = 0.95  # the learning rate is multiplied by this after every epoch
-    pretrained_words: int = 100_000  # most frequent pretrained words kept for text unseen in training
+    pretrained_words: int = 400_000  # most frequent pretrained words kept for text unseen in training
     dev_fraction: float = 0.1  # of train held out when the data has no dev split
     device: str = "auto"
 
@@ -108,15 +108,18 @@ def train(config: TrainConfig, source: str, model_dir: Path) -> Iterator[Prepare
     pretrained = load_vectors(config.embeddings)
     kept = pretrained.words[:config.pretrained_words] if pretrained else []
     encoder = Encoder.build(train_sentences, data.tag_names(train_split), kept)
+    trained_words = len(Vocabulary(normalise_word(token) for sentence in train_sentences for token in sentence))
     model_config = ModelConfig(len(encoder.words), len(encoder.chars), len(encoder.tags),
                                word_dim=pretrained.dim if pretrained else 100,
+                               frozen_words=len(encoder.words) - trained_words,
                                hidden_size=config.hidden_size, lstm_layers=config.lstm_layers, dropout=config.dropout,
                                word_dropout=config.word_dropout)
     model = BiLSTMTagger(model_config)
     coverage = None
     if pretrained:
-        matrix = embedding_matrix(encoder.words, pretrained, config.seed)
-        model.word_embedding.weight.data.copy_(torch.from_numpy(matrix))
+        matrix = torch.from_numpy(embedding_matrix(encoder.words, pretrained, config.seed))
+        model.word_embedding.weight.data.copy_(matrix[:trained_words])
+        model.frozen_vectors.copy_(matrix[trained_words:])
         known = set(pretrained.words)
         tokens = [normalise_word(token) for sentence in train_sentences for token in sentence]
         coverage = sum(token in known for token in tokens) / max(1, len(tokens))
