@@ -7,6 +7,7 @@ seqeval or the training code.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -82,6 +83,9 @@ def train(
         show_training(train_model(config, data, model), console)
     except TaggerError as error:
         raise _fail(error)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted; the best model so far (if an epoch finished) is in {model}/", err=True)
+        raise typer.Exit(130)
     console.print(f"Model saved to {model}/; tag text with: tagger predict --model {model} < file.txt")
 
 
@@ -144,3 +148,6 @@ def predict(
     except FileNotFoundError:
         raise _fail(TaggerError(f"{input_file}: no such file; give a text file with --input or pipe text "
                                 "to stdin"))
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(1)

@@ -43,7 +43,8 @@ def show_training(records: Iterable[Prepared | Step | Epoch | Finished], console
                        f"{record.tokens_per_second:,.0f}")
                 epochs.add_row(*row)
                 if not console.is_terminal:  # a log file gets no live display: a line per epoch instead
-                    live.console.print(" ".join(f"{name} {value}" for name, value in zip(COLUMNS, row)))
+                    live.console.print(f"epoch {row[0]}: loss {row[1]}, dev P/R/F1 {row[2]}/{row[3]}/{row[4]}, "
+                                       f"{row[5]}, {row[6]} tok/s", soft_wrap=True)
             elif isinstance(record, Finished):
                 progress.update(bar, visible=False)
                 finished = record
