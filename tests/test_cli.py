@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -174,3 +175,12 @@ def test_cli_defaults_match_the_library_defaults():
     for name in ("epochs", "patience", "batch_size", "lr", "lr_decay", "seed", "embeddings", "hidden_size",
                  "dropout", "word_dropout", "device"):
         assert params[name] == getattr(defaults, name), name
+
+
+def test_default_data_without_local_copy_or_hub_says_how_to_get_it(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    result = subprocess.run([sys.executable, "-m", "tagger", "train", "--model", str(tmp_path / "m")],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "lhoestq/conll2003" in result.stderr and "data/conll2003/" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
