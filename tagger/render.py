@@ -25,11 +25,12 @@ def show_training(records: Iterable[Prepared | Step | Epoch | Finished], console
                         TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[speed]:,.0f} tok/s"),
                         TimeRemainingColumn(), console=console)
     bar = progress.add_task("", total=None, visible=False, epoch=0, loss=0.0, speed=0.0)
+    records = iter(records)
+    prepared = next(records)  # loading the data: its errors come before any display starts
+    console.print(_prepared_summary(prepared))
     with Live(Group(epochs, progress), console=console, refresh_per_second=8) as live:
         for record in records:
-            if isinstance(record, Prepared):
-                live.console.print(_prepared_summary(record))
-            elif isinstance(record, Step):
+            if isinstance(record, Step):
                 if record.step == 1:
                     progress.reset(bar, total=record.steps, visible=True, epoch=record.epoch)
                     epoch_started, tokens_seen = time.perf_counter(), 0

@@ -1,0 +1,78 @@
+"""The model directory: round trip, atomic replacement, and no code run on load."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tagger import artifact
+from tagger.artifact import load_model, save_model
+from tagger.encoding import Encoder
+from tagger.errors import ArtifactError
+from tagger.model import BiLSTMTagger, ModelConfig
+
+
+def small_model(seed: int):
+    encoder = Encoder.build([["Ada", "met", "Ivo"]], ["O", "B-PER"], pretrained_words=["paris", "rome"])
+    torch.manual_seed(seed)
+    config = ModelConfig(len(encoder.words), len(encoder.chars), len(encoder.tags), word_dim=4, char_dim=3,
+                         char_filters=2, hidden_size=3, frozen_words=2)
+    return BiLSTMTagger(config), encoder
+
+
+def test_round_trip_keeps_weights_vocabulary_and_info(tmp_path):
+    model, encoder = small_model(0)
+    save_model(tmp_path / "m", model, encoder, {"data": "somewhere"})
+    saved = load_model(tmp_path / "m")
+    assert saved.encoder.to_dict() == encoder.to_dict() and saved.info["data"] == "somewhere"
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(saved.model.state_dict()[name], tensor)
+
+
+def test_failed_save_leaves_the_previous_model_and_no_debris(tmp_path, monkeypatch):
+    old, encoder = small_model(0)
+    save_model(tmp_path / "m", old, encoder, {"version": "old"})
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(artifact.torch, "save", disk_full)
+    with pytest.raises(OSError):
+        save_model(tmp_path / "m", small_model(1)[0], encoder, {"version": "new"})
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+    assert load_model(tmp_path / "m").info["version"] == "old"
+
+
+class Exploit:
+    def __reduce__(self):
+        return (open, ("/tmp/tagger-exploit-ran", "w"))
+
+
+def test_pickled_code_in_weights_is_refused_and_not_run(tmp_path):
+    import os
+
+    model, encoder = small_model(0)
+    save_model(tmp_path / "m", model, encoder, {})
+    torch.save({"word_embedding.weight": Exploit()}, tmp_path / "m" / "weights.pt")
+    if os.path.exists("/tmp/tagger-exploit-ran"):
+        os.remove("/tmp/tagger-exploit-ran")
+    with pytest.raises(ArtifactError, match="weights.pt: cannot load"):
+        load_model(tmp_path / "m")
+    assert not os.path.exists("/tmp/tagger-exploit-ran")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda config: config.pop("model"), "config.json or vocab.json"),
+    (lambda config: config.update(format_version=99), "model format 99"),
+])
+def test_damaged_config_is_refused(tmp_path, change, message):
+    model, encoder = small_model(0)
+    save_model(tmp_path / "m", model, encoder, {})
+    path = tmp_path / "m" / "config.json"
+    config = json.loads(path.read_text())
+    change(config)
+    path.write_text(json.dumps(config))
+    with pytest.raises(ArtifactError, match=message):
+        load_model(tmp_path / "m")
