@@ -105,24 +105,7 @@ def train(config: TrainConfig, source: str, model_dir: Path) -> Iterator[Prepare
     dev_sentences, dev_tags = dev_split["tokens"], data.tag_sequences(dev_split)
 
     torch.manual_seed(config.seed)
-    pretrained = load_vectors(config.embeddings)
-    kept = pretrained.words[:config.pretrained_words] if pretrained else []
-    encoder = Encoder.build(train_sentences, data.tag_names(train_split), kept)
-    trained_words = len(Vocabulary(normalise_word(token) for sentence in train_sentences for token in sentence))
-    model_config = ModelConfig(len(encoder.words), len(encoder.chars), len(encoder.tags),
-                               word_dim=pretrained.dim if pretrained else 100,
-                               frozen_words=len(encoder.words) - trained_words,
-                               hidden_size=config.hidden_size, lstm_layers=config.lstm_layers, dropout=config.dropout,
-                               word_dropout=config.word_dropout)
-    model = BiLSTMTagger(model_config)
-    coverage = None
-    if pretrained:
-        matrix = torch.from_numpy(embedding_matrix(encoder.words, pretrained, config.seed))
-        model.word_embedding.weight.data.copy_(matrix[:trained_words])
-        model.frozen_vectors.copy_(matrix[trained_words:])
-        known = set(pretrained.words)
-        tokens = [normalise_word(token) for sentence in train_sentences for token in sentence]
-        coverage = sum(token in known for token in tokens) / max(1, len(tokens))
+    model, encoder, coverage = build_model(config, train_sentences, data.tag_names(train_split))
     model.to(device)
     yield Prepared(len(train_sentences), sum(map(len, train_sentences)), len(dev_sentences), held_out,
                    len(corpus["test"]) if "test" in corpus else 0, encoder.tags.items, len(encoder.words),
@@ -133,8 +116,8 @@ def train(config: TrainConfig, source: str, model_dir: Path) -> Iterator[Prepare
     for record in fit(model, encoder, (train_sentences, train_tags), (dev_sentences, dev_tags), config, device):
         if isinstance(record, Epoch):
             last = record
-        if isinstance(record, Epoch) and record.is_best:
-            best = record
+            best = record if record.is_best else best
+        if record is best:
             save_model(model_dir, model, encoder, {**info, "best_epoch": record.epoch,
                                                    "dev": record.dev.to_dict()})
         yield record
@@ -147,6 +130,31 @@ def train(config: TrainConfig, source: str, model_dir: Path) -> Iterator[Prepare
         update_info(model_dir, test=test_scores.to_dict())
     yield Finished(best.epoch, best.dev, test_scores, stopped_early=last.epoch < config.epochs,
                    seconds=time.perf_counter() - started)
+
+
+def build_model(config: TrainConfig, sentences: Sequence[Sequence[str]],
+                tag_names: Sequence[str]) -> tuple[BiLSTMTagger, Encoder, float | None]:
+    """A fresh model and its encoder, with pretrained vectors where `config.embeddings` has them.
+
+    Also returns the share of training tokens the pretrained vectors cover (None without them).
+    """
+    pretrained = load_vectors(config.embeddings)
+    kept = pretrained.words[:config.pretrained_words] if pretrained else []
+    encoder = Encoder.build(sentences, tag_names, kept)
+    trained_words = len(Vocabulary(normalise_word(token) for sentence in sentences for token in sentence))
+    model = BiLSTMTagger(ModelConfig(len(encoder.words), len(encoder.chars), len(encoder.tags),
+                                     word_dim=pretrained.dim if pretrained else 100,
+                                     frozen_words=len(encoder.words) - trained_words,
+                                     hidden_size=config.hidden_size, lstm_layers=config.lstm_layers,
+                                     dropout=config.dropout, word_dropout=config.word_dropout))
+    if pretrained is None:
+        return model, encoder, None
+    matrix = torch.from_numpy(embedding_matrix(encoder.words, pretrained, config.seed))
+    model.word_embedding.weight.data.copy_(matrix[:trained_words])
+    model.frozen_vectors.copy_(matrix[trained_words:])
+    known = set(pretrained.words)
+    tokens = [normalise_word(token) for sentence in sentences for token in sentence]
+    return model, encoder, sum(token in known for token in tokens) / max(1, len(tokens))
 
 
 def fit(model: BiLSTMTagger, encoder: Encoder, train_data: tuple[Sequence, Sequence],
