@@ -114,8 +114,11 @@ def evaluate(
 
     from tagger.render import scores_table
 
-    title = f"{data} ({split}): {result.sentences:,} sentences, {result.tokens:,} tokens, {result.seconds:.1f}s"
-    Console().print(scores_table(result.scores, title))
+    where = data if Path(data).is_file() else f"{data} ({split})"
+    console = Console()
+    console.print(f"{where}: {result.sentences:,} sentences, {result.tokens:,} tokens, tagged in "
+                  f"{result.seconds:.1f}s")
+    console.print(scores_table(result.scores, "Entity scores (seqeval)"))
 
 
 @app.command()
