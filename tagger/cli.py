@@ -82,10 +82,10 @@ def train(
     try:
         show_training(train_model(config, data, model), console)
     except TaggerError as error:
-        raise _fail(error)
+        raise _fail(error) from None
     except KeyboardInterrupt:
         typer.echo(f"interrupted; the best model so far (if an epoch finished) is in {model}/", err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     console.print(f"Model saved to {model}/; tag text with: tagger predict --model {model} < file.txt")
 
 
@@ -106,7 +106,7 @@ def evaluate(
     try:
         result = evaluate_saved(model, data, split, device)
     except TaggerError as error:
-        raise _fail(error)
+        raise _fail(error) from None
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
         return
@@ -147,10 +147,10 @@ def predict(
             for line, tags in tag_lines(tagger, lines):
                 sys.stdout.writelines(write(line, tags))
     except TaggerError as error:
-        raise _fail(error)
+        raise _fail(error) from None
     except FileNotFoundError:
         raise _fail(TaggerError(f"{input_file}: no such file; give a text file with --input or pipe text "
-                                "to stdin"))
+                                "to stdin")) from None
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None

@@ -211,7 +211,7 @@ def _standardise(corpus: datasets.DatasetDict, source: str) -> datasets.DatasetD
         inner = getattr(feature, "feature", None)
         if isinstance(inner, datasets.ClassLabel):
             names = inner.names
-            dataset = dataset.map(lambda batch: {"ner_tags": [[names[i] for i in ids] for ids in batch["ner_tags"]]},
+            dataset = dataset.map(lambda batch, names=names: {"ner_tags": [[names[i] for i in ids] for ids in batch["ner_tags"]]},
                                   batched=True, features=_string_features())
         elif getattr(inner, "dtype", None) != "string":
             raise DataError(f"{where}: ner_tags must be tag strings or ClassLabel ids with names")

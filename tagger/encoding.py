@@ -11,6 +11,7 @@ import torch
 PAD = "<pad>"
 UNK = "<unk>"
 PAD_ID, UNK_ID = 0, 1
+PAD_TAG_ID = -100  # cross_entropy's default ignore_index
 MAX_WORD_CHARS = 30  # a longer token is cut: its features come from its first 30 characters
 DIGIT = re.compile(r"\d")
 
@@ -67,14 +68,6 @@ class Batch:
         return Batch(self.word_ids.to(device), self.token_forms.to(device), self.char_ids.to(device),
                      self.lengths, None if self.tag_ids is None else self.tag_ids.to(device))
 
-    @property
-    def mask(self) -> torch.Tensor:
-        """(batch, seq) True on real tokens."""
-        positions = torch.arange(self.word_ids.shape[1], device=self.word_ids.device)
-        return positions[None, :] < self.lengths.to(self.word_ids.device)[:, None]
-
-
-PAD_TAG_ID = -100  # cross_entropy's default ignore_index
 
 
 @dataclass
