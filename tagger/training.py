@@ -141,7 +141,8 @@ def build_model(config: TrainConfig, sentences: Sequence[Sequence[str]],
     pretrained = load_vectors(config.embeddings)
     kept = pretrained.words[:config.pretrained_words] if pretrained else []
     encoder = Encoder.build(sentences, tag_names, kept)
-    trained_words = len(Vocabulary(normalise_word(token) for sentence in sentences for token in sentence))
+    tokens = [normalise_word(token) for sentence in sentences for token in sentence]
+    trained_words = len(Vocabulary(tokens))  # the encoder lists training words first
     model = BiLSTMTagger(ModelConfig(len(encoder.words), len(encoder.chars), len(encoder.tags),
                                      word_dim=pretrained.dim if pretrained else 100,
                                      frozen_words=len(encoder.words) - trained_words,
@@ -153,7 +154,6 @@ def build_model(config: TrainConfig, sentences: Sequence[Sequence[str]],
     model.word_embedding.weight.data.copy_(matrix[:trained_words])
     model.frozen_vectors.copy_(matrix[trained_words:])
     known = set(pretrained.words)
-    tokens = [normalise_word(token) for sentence in sentences for token in sentence]
     return model, encoder, sum(token in known for token in tokens) / max(1, len(tokens))
 
 
