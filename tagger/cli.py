@@ -25,6 +25,11 @@ ModelOption = Annotated[Path, typer.Option("--model", help="Model directory.", r
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda (auto: cuda when there is a GPU).")]
 
 
+class Decoder(str, Enum):
+    softmax = "softmax"
+    crf = "crf"
+
+
 class OutputFormat(str, Enum):
     conll = "conll"
     jsonl = "jsonl"
@@ -50,6 +55,9 @@ def train(
     model: ModelOption = DEFAULT_MODEL,
     embeddings: Annotated[str, typer.Option(help="glove (GloVe 6B 50d), none, or a GloVe/word2vec "
                                                  "text file.", rich_help_panel="Model")] = "glove",
+    decoder: Annotated[Decoder, typer.Option(help="softmax: each token's tag from the classifier; crf: "
+                                             "a linear-chain CRF over the classifier's scores.",
+                                             rich_help_panel="Model")] = Decoder.softmax,
     hidden_size: Annotated[int, typer.Option(min=1, help="LSTM units per direction.",
                                              rich_help_panel="Model")] = 200,
     dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Dropout on LSTM inputs and outputs.",
@@ -76,7 +84,7 @@ def train(
 
     _quiet_datasets()
     config = TrainConfig(epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, lr_decay=lr_decay, seed=seed,
-                         embeddings=embeddings, hidden_size=hidden_size, dropout=dropout,
+                         embeddings=embeddings, decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
                          word_dropout=word_dropout, device=device)
     console = Console()
     try:
@@ -97,6 +105,9 @@ def evaluate(
                                        rich_help_panel="Data")] = "test",
     model: ModelOption = DEFAULT_MODEL,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    errors: Annotated[bool, typer.Option("--errors", help="Also break every entity down into correct, wrong "
+                                         "type, wrong boundary, both wrong, missed and spurious, with "
+                                         "examples.")] = False,
     device: DeviceOption = "auto",
 ) -> None:
     """Score a saved model: entity precision, recall and F1, overall and per type."""
@@ -104,7 +115,7 @@ def evaluate(
 
     _quiet_datasets()
     try:
-        result = evaluate_saved(model, data, split, device)
+        result = evaluate_saved(model, data, split, device, with_errors=errors)
     except TaggerError as error:
         raise _fail(error) from None
     if as_json:
@@ -112,13 +123,15 @@ def evaluate(
         return
     from rich.console import Console
 
-    from tagger.render import scores_table
+    from tagger.render import error_tables, scores_table
 
     where = data if Path(data).is_file() else f"{data} ({split})"
     console = Console()
     console.print(f"{where}: {result.sentences:,} sentences, {result.tokens:,} tokens, tagged in "
                   f"{result.seconds:.1f}s")
     console.print(scores_table(result.scores, "Entity scores (seqeval)"))
+    if result.errors is not None:
+        console.print(*error_tables(result.errors))
 
 
 @app.command()
@@ -131,6 +144,9 @@ def predict(
     output_format: Annotated[OutputFormat, typer.Option("--format", help="conll: token<TAB>tag; jsonl: "
                              "a JSON object per sentence; inline: [text](TYPE).",
                              rich_help_panel="Output")] = OutputFormat.conll,
+    min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Leave out entities the model gives a "
+                         "lower probability than this (jsonl shows each entity's score).",
+                         rich_help_panel="Output")] = 0.0,
     device: DeviceOption = "auto",
 ) -> None:
     """Tag raw UTF-8 text from stdin (or --input), streaming, and write it to stdout."""
@@ -144,8 +160,8 @@ def predict(
         with (input_file.open("rb") if input_file else sys.stdin.buffer) as stream:
             lines = read_lines(stream, str(input_file or "<stdin>"), tokenized)
             write = FORMATS[output_format.value]
-            for line, tags in tag_lines(tagger, lines):
-                sys.stdout.writelines(write(line, tags))
+            for line, tagged in tag_lines(tagger, lines, min_score):
+                sys.stdout.writelines(write(line, tagged))
     except TaggerError as error:
         raise _fail(error) from None
     except FileNotFoundError:

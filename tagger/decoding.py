@@ -1,7 +1,8 @@
 """Valid-sequence decoding: the best tag sequence that a tag scheme allows (Viterbi).
 
 Taking each token's best tag alone can give `O I-PER`, which seqeval reads as an entity
-the model never meant; a constrained Viterbi over the log-probabilities never does.
+the model never meant; a Viterbi under the scheme's constraints never does. The same
+Viterbi decodes the CRF, whose learned transition scores are added to the constraints.
 """
 
 from __future__ import annotations
@@ -10,6 +11,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """Scores added for the first tag, for each (previous, next) pair, and for the last tag."""
+
+    start: torch.Tensor  # (tags,)
+    pairs: torch.Tensor  # (tags, tags)
+    end: torch.Tensor  # (tags,)
+
+    def __add__(self, other: Transitions) -> Transitions:
+        return Transitions(self.start + other.start, self.pairs + other.pairs, self.end + other.end)
+
+    def reversed(self) -> Transitions:
+        """The same scores read right to left."""
+        return Transitions(self.end, self.pairs.T, self.start)
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,12 @@ class Constraints:
     def to(self, device: torch.device) -> Constraints:
         return Constraints(self.start.to(device), self.transition.to(device), self.end.to(device))
 
+    def penalties(self, dtype: torch.dtype = torch.float32) -> Transitions:
+        """0 where allowed, a huge negative score where not (not -inf: inf - inf would give nan)."""
+        blocked = torch.finfo(dtype).min / 4
+        return Transitions(*(torch.where(allowed, 0.0, blocked).to(dtype)
+                             for allowed in (self.start, self.transition, self.end)))
+
 
 def _may_follow(previous: str, following: str, previous_opens: bool, following_continues: bool) -> bool:
     if following_continues:
@@ -41,20 +64,18 @@ def _may_follow(previous: str, following: str, previous_opens: bool, following_c
     return not previous_opens
 
 
-def viterbi(log_probs: torch.Tensor, lengths: torch.Tensor, constraints: Constraints) -> list[list[int]]:
-    """Best allowed tag ids per sentence; `log_probs` is (batch, seq, tags)."""
-    blocked = torch.finfo(log_probs.dtype).min / 4  # not -inf: inf - inf would give nan
-    transition = torch.where(constraints.transition, 0.0, blocked)  # (tags, tags)
-    lengths = lengths.to(log_probs.device)
-    score = log_probs[:, 0] + torch.where(constraints.start, 0.0, blocked)  # (batch, tags)
+def viterbi(scores: torch.Tensor, lengths: torch.Tensor, transitions: Transitions) -> list[list[int]]:
+    """Best tag ids per sentence; `scores` is (batch, seq, tags), e.g. log-probabilities."""
+    lengths = lengths.to(scores.device)
+    score = scores[:, 0] + transitions.start  # (batch, tags)
     backpointers = []
-    for position in range(1, log_probs.shape[1]):
-        candidates = score[:, :, None] + transition[None]  # (batch, previous, next)
+    for position in range(1, scores.shape[1]):
+        candidates = score[:, :, None] + transitions.pairs[None]  # (batch, previous, next)
         best, pointer = candidates.max(dim=1)
         active = (position < lengths)[:, None]
-        score = torch.where(active, best + log_probs[:, position], score)
+        score = torch.where(active, best + scores[:, position], score)
         backpointers.append(pointer)
-    score = score + torch.where(constraints.end, 0.0, blocked)
+    score = score + transitions.end
     last = score.argmax(dim=1).tolist()
     pointers = torch.stack(backpointers, dim=1).tolist() if backpointers else []
     paths = []

@@ -5,30 +5,30 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from tagger.predict import entities
+from tagger.predict import Tagged
 from tagger.text import Line, Sentence
 
 
-def format_conll(line: Line, tags: list[list[str]]) -> Iterator[str]:
+def format_conll(line: Line, tagged: list[Tagged]) -> Iterator[str]:
     """`token<TAB>tag` lines, a blank line after each sentence."""
-    for sentence, sentence_tags in zip(line.sentences, tags):
-        yield "".join(f"{token}\t{tag}\n" for token, tag in zip(sentence.tokens, sentence_tags)) + "\n"
+    for sentence, sentence_tagged in zip(line.sentences, tagged):
+        yield "".join(f"{token}\t{tag}\n" for token, tag in zip(sentence.tokens, sentence_tagged.tags)) + "\n"
 
 
-def format_jsonl(line: Line, tags: list[list[str]]) -> Iterator[str]:
+def format_jsonl(line: Line, tagged: list[Tagged]) -> Iterator[str]:
     """One JSON object per sentence; entity offsets index the whole input."""
-    for sentence, sentence_tags in zip(line.sentences, tags):
+    for sentence, sentence_tagged in zip(line.sentences, tagged):
         start, end = sentence.starts[0], sentence.ends[-1]
         record = {"text": line.text[start - line.start:end - line.start], "tokens": sentence.tokens,
-                  "tags": sentence_tags, "entities": _entity_spans(line, sentence, sentence_tags)}
+                  "tags": sentence_tagged.tags, "entities": _entity_spans(line, sentence, sentence_tagged)}
         yield json.dumps(record, ensure_ascii=False) + "\n"
 
 
-def format_inline(line: Line, tags: list[list[str]]) -> Iterator[str]:
+def format_inline(line: Line, tagged: list[Tagged]) -> Iterator[str]:
     """The input line with each entity written as `[text](TYPE)`."""
     pieces, position = [], 0
-    for sentence, sentence_tags in zip(line.sentences, tags):
-        for span in _entity_spans(line, sentence, sentence_tags):
+    for sentence, sentence_tagged in zip(line.sentences, tagged):
+        for span in _entity_spans(line, sentence, sentence_tagged):
             start, end = span["start"] - line.start, span["end"] - line.start
             pieces += [line.text[position:start], f"[{span['text']}]({span['type']})"]
             position = end
@@ -39,11 +39,10 @@ def format_inline(line: Line, tags: list[list[str]]) -> Iterator[str]:
 FORMATS = {"conll": format_conll, "jsonl": format_jsonl, "inline": format_inline}
 
 
-def _entity_spans(line: Line, sentence: Sentence, tags: list[str]) -> list[dict]:
+def _entity_spans(line: Line, sentence: Sentence, tagged: Tagged) -> list[dict]:
     spans = []
-    ends = sentence.ends
-    for entity in entities(tags):
-        start, end = sentence.starts[entity.start], ends[entity.end - 1]
+    for entity in tagged.entities():
+        start, end = sentence.starts[entity.start], sentence.ends[entity.end - 1]
         spans.append({"text": line.text[start - line.start:end - line.start], "type": entity.type,
-                      "start": start, "end": end})
+                      "start": start, "end": end, "score": round(tagged.score(entity), 4)})
     return spans

@@ -1,11 +1,13 @@
-"""Entity-level scores from seqeval (its default, conlleval-compatible mode)."""
+"""Entity-level scores from seqeval: its default, conlleval-compatible mode is the headline;
+its strict mode, beside it, counts only entities that are well formed in the tag scheme."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from seqeval.metrics import classification_report
+from seqeval.metrics import classification_report, f1_score
+from seqeval.scheme import IOB2, IOBES
 
 
 @dataclass(frozen=True)
@@ -18,30 +20,32 @@ class TypeScores:
 
 @dataclass(frozen=True)
 class Scores:
-    """Micro-averaged entity precision, recall and F1 (fractions), and the same per type."""
+    """Micro-averaged entity precision, recall and F1 (fractions), and the same per type.
+
+    `strict_f1` reads entities as seqeval's strict mode does (IOB2, or BIOES for BIOES tags):
+    an `I-` with no `B-` before it starts no entity, where conlleval would start one.
+    """
 
     precision: float
     recall: float
     f1: float
+    strict_f1: float
     support: int
     per_type: dict[str, TypeScores]
 
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> Scores:
-        per_type = {name: TypeScores(**values) for name, values in data["per_type"].items()}
-        return cls(data["precision"], data["recall"], data["f1"], data["support"], per_type)
-
 
 def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> Scores:
     """Compare predicted tag sequences with gold ones, entity by entity."""
-    report = classification_report(list(map(list, gold)), list(map(list, predicted)),
-                                   output_dict=True, zero_division=0)
+    gold, predicted = list(map(list, gold)), list(map(list, predicted))
+    report = classification_report(gold, predicted, output_dict=True, zero_division=0)
     per_type = {name: _type_scores(values) for name, values in report.items() if not name.endswith(" avg")}
     overall = _type_scores(report["micro avg"])
-    return Scores(overall.precision, overall.recall, overall.f1, overall.support, per_type)
+    bioes = any(tag[:2] in ("E-", "S-") for sentence in gold + predicted for tag in sentence)
+    strict = f1_score(gold, predicted, mode="strict", scheme=IOBES if bioes else IOB2, zero_division=0)
+    return Scores(overall.precision, overall.recall, overall.f1, float(strict), overall.support, per_type)
 
 
 def _type_scores(values: dict) -> TypeScores:

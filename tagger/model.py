@@ -1,4 +1,5 @@
-"""The Bi-LSTM tagger: word and character features -> packed Bi-LSTM -> tag classifier."""
+"""The Bi-LSTM tagger: word and character features -> packed Bi-LSTM -> tag classifier,
+decoded token by token (softmax) or as a whole sequence (CRF)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from tagger.crf import Crf
+from tagger.decoding import Constraints, viterbi
 from tagger.encoding import PAD_ID, PAD_TAG_ID, UNK_ID, Batch
+
+DECODERS = ("softmax", "crf")
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,11 @@ class ModelConfig:
     lstm_layers: int = 1
     dropout: float = 0.5
     word_dropout: float = 0.05
+    decoder: str = "softmax"  # one of DECODERS
+
+    def __post_init__(self):
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder {self.decoder!r} is not one of {', '.join(DECODERS)}")
 
 
 class BiLSTMTagger(nn.Module):
@@ -50,6 +60,7 @@ class BiLSTMTagger(nn.Module):
                             num_layers=config.lstm_layers, batch_first=True, bidirectional=True,
                             dropout=config.dropout if config.lstm_layers > 1 else 0.0)
         self.classifier = nn.Linear(2 * config.hidden_size, config.tag_count)
+        self.crf = Crf(config.tag_count) if config.decoder == "crf" else None
 
     def char_features(self, char_ids: torch.Tensor) -> torch.Tensor:
         """(forms, chars) -> (forms, filters): max over positions of the char CNN."""
@@ -84,7 +95,27 @@ class BiLSTMTagger(nn.Module):
         return self.classifier(self.dropout(states))
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        """Mean cross-entropy over the real tokens of the batch."""
+        """Per real token of the batch: mean cross-entropy, or the CRF's negative log-likelihood."""
         scores = self(batch)
-        return nn.functional.cross_entropy(scores.flatten(0, 1), batch.tag_ids.flatten(),
-                                           ignore_index=PAD_TAG_ID)
+        if self.crf is None:
+            return nn.functional.cross_entropy(scores.flatten(0, 1), batch.tag_ids.flatten(),
+                                               ignore_index=PAD_TAG_ID)
+        # Per token rather than per sentence, so one learning rate suits both decoders.
+        return self.crf.nll(scores, batch.tag_ids, batch.lengths).sum() / batch.lengths.sum()
+
+    def decode(self, batch: Batch, constraints: Constraints) -> tuple[list[list[int]], list[list[float]]]:
+        """The best allowed tag ids of each sentence, and each chosen tag's probability: its
+        softmax probability, or for the CRF its marginal given the whole sentence."""
+        scores = self(batch)
+        allowed = constraints.penalties(scores.dtype)
+        if self.crf is None:
+            scores = scores.log_softmax(dim=-1)
+            paths, probabilities = viterbi(scores, batch.lengths, allowed), scores.exp()
+        else:
+            paths = viterbi(scores, batch.lengths, allowed + self.crf.transitions())
+            probabilities = self.crf.marginals(scores, batch.lengths)
+        path_ids = torch.zeros(scores.shape[:2], dtype=torch.long)
+        for row, path in enumerate(paths):
+            path_ids[row, :len(path)] = torch.tensor(path)
+        chosen = probabilities.gather(2, path_ids.to(scores.device)[..., None]).squeeze(2).tolist()
+        return paths, [row[:len(path)] for row, path in zip(chosen, paths)]

@@ -1,7 +1,8 @@
-"""Tagging tokenised sentences with a saved model, and reading entities off the tags."""
+"""Tagging tokenised sentences with a saved model, with the model's confidence in each entity."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import torch
 
 from tagger.artifact import load_model
-from tagger.decoding import Constraints, viterbi
+from tagger.decoding import Constraints
 from tagger.encoding import Encoder
+from tagger.entities import Entity, entities
 from tagger.model import BiLSTMTagger
 from tagger.text import Line
 
@@ -19,12 +21,26 @@ LINE_BATCH_TOKENS = 20_000  # input tagged at a time: output starts early, memor
 
 
 @dataclass(frozen=True)
-class Entity:
-    """Tokens `start` to `end` (exclusive) of a sentence, of one type."""
+class Tagged:
+    """A sentence's tags and the model's probability for each."""
 
-    type: str
-    start: int
-    end: int
+    tags: list[str]
+    probabilities: list[float]
+
+    def entities(self) -> list[Entity]:
+        return entities(self.tags)
+
+    def score(self, entity: Entity) -> float:
+        """The model's probability for the entity: the product of its tokens' tag probabilities."""
+        return math.prod(self.probabilities[entity.start:entity.end])
+
+    def keeping(self, min_score: float) -> Tagged:
+        """These tags with every entity scored below `min_score` turned into O."""
+        tags = list(self.tags)
+        for entity in self.entities():
+            if self.score(entity) < min_score:
+                tags[entity.start:entity.end] = ["O"] * (entity.end - entity.start)
+        return Tagged(tags, self.probabilities)
 
 
 class Tagger:
@@ -35,37 +51,45 @@ class Tagger:
         self.model, self.encoder, self.info = saved.model, saved.encoder, saved.info
         self.device = torch.device(device)
 
-    def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """One tag per token, for each sentence."""
-        return tag_sentences(self.model, self.encoder, sentences, self.device)
+    def tag(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
+        """Tags and their probabilities, for each sentence."""
+        return [Tagged(tags, probabilities) for tags, probabilities
+                in score_sentences(self.model, self.encoder, sentences, self.device)]
 
 
-def tag_lines(tagger: Tagger, lines: Iterable[Line]) -> Iterator[tuple[Line, list[list[str]]]]:
-    """Each line with the tags of its sentences, tagging a bounded batch of lines at a time."""
+def tag_lines(tagger: Tagger, lines: Iterable[Line], min_score: float = 0.0) -> Iterator[tuple[Line, list[Tagged]]]:
+    """Each line with its tagged sentences, tagging a bounded batch of lines at a time;
+    entities the model gives less than `min_score` are left out (tagged O)."""
     pending: list[Line] = []
     tokens = 0
     for line in lines:
         pending.append(line)
         tokens += sum(len(sentence.tokens) for sentence in line.sentences)
         if tokens >= LINE_BATCH_TOKENS:
-            yield from _tag_pending(tagger, pending)
+            yield from _tag_pending(tagger, pending, min_score)
             pending, tokens = [], 0
-    yield from _tag_pending(tagger, pending)
+    yield from _tag_pending(tagger, pending, min_score)
 
 
-def _tag_pending(tagger: Tagger, lines: list[Line]) -> Iterator[tuple[Line, list[list[str]]]]:
-    tags = iter(tagger.tag([sentence.tokens for line in lines for sentence in line.sentences]))
+def _tag_pending(tagger: Tagger, lines: list[Line], min_score: float) -> Iterator[tuple[Line, list[Tagged]]]:
+    tagged = iter(tagger.tag([sentence.tokens for line in lines for sentence in line.sentences]))
     for line in lines:
-        yield line, [next(tags) for _ in line.sentences]
+        yield line, [next(tagged).keeping(min_score) for _ in line.sentences]
 
 
 def tag_sentences(model: BiLSTMTagger, encoder: Encoder, sentences: Sequence[Sequence[str]],
-                  device: torch.device, batch_size: int = 256) -> list[list[str]]:
+                  device: torch.device) -> list[list[str]]:
     """One tag per token, for each sentence (an empty sentence gets no tags)."""
+    return [tags for tags, _ in score_sentences(model, encoder, sentences, device)]
+
+
+def score_sentences(model: BiLSTMTagger, encoder: Encoder, sentences: Sequence[Sequence[str]],
+                    device: torch.device, batch_size: int = 256) -> list[tuple[list[str], list[float]]]:
+    """For each sentence, one tag per token and the model's probability for that tag."""
     pieces = [(index, list(sentence[start:start + MAX_SENTENCE_TOKENS]))
               for index, sentence in enumerate(sentences)
               for start in range(0, len(sentence), MAX_SENTENCE_TOKENS)]
-    piece_tags: list[list[str]] = [[] for _ in pieces]
+    piece_results: list[tuple[list[int], list[float]]] = [([], []) for _ in pieces]
     constraints = Constraints.for_tags(encoder.tags.items).to(device)
     # Similar lengths share a batch, so little time goes on padding.
     order = sorted(range(len(pieces)), key=lambda number: len(pieces[number][1]))
@@ -73,29 +97,11 @@ def tag_sentences(model: BiLSTMTagger, encoder: Encoder, sentences: Sequence[Seq
         numbers = order[first:first + batch_size]
         batch = encoder.encode([pieces[number][1] for number in numbers]).to(device)
         with torch.inference_mode():
-            log_probs = model(batch).log_softmax(dim=-1)
-        for number, ids in zip(numbers, viterbi(log_probs, batch.lengths, constraints)):
-            piece_tags[number] = encoder.decode(ids)
-    tags: list[list[str]] = [[] for _ in sentences]
-    for (index, _), piece in zip(pieces, piece_tags):
-        tags[index].extend(piece)
-    return tags
-
-
-def entities(tags: Sequence[str]) -> list[Entity]:
-    """Entities in IOB2, IOB1 or BIOES tags, read as conlleval does: an I- tag of another type
-    than the one before starts a new entity."""
-    found: list[Entity] = []
-    current: tuple[str, int] | None = None
-    for position, tag in enumerate(list(tags) + ["O"]):
-        prefix, kind = (tag[0], tag[2:]) if tag != "O" else ("O", "")
-        continues = current is not None and prefix in "IE" and kind == current[0]
-        if current is not None and not continues:
-            found.append(Entity(current[0], current[1], position))
-            current = None
-        if prefix in "BS" or (prefix in "IE" and current is None):
-            current = (kind, position)
-        if current is not None and prefix in "ES":
-            found.append(Entity(current[0], current[1], position + 1))
-            current = None
-    return found
+            paths, probabilities = model.decode(batch, constraints)
+        for number, path, path_probabilities in zip(numbers, paths, probabilities):
+            piece_results[number] = (path, path_probabilities)
+    results: list[tuple[list[str], list[float]]] = [([], []) for _ in sentences]
+    for (index, _), (path, path_probabilities) in zip(pieces, piece_results):
+        results[index][0].extend(encoder.decode(path))
+        results[index][1].extend(path_probabilities)
+    return results

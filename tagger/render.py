@@ -7,9 +7,12 @@ from collections.abc import Iterable
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
+from tagger.error_analysis import CATEGORIES, ErrorReport
 from tagger.metrics import Scores
 from tagger.training import Epoch, Finished, Prepared, Step
 
@@ -78,7 +81,34 @@ def scores_table(scores: Scores, title: str) -> Table:
     table.add_section()
     table.add_row("overall", _pct(scores.precision), _pct(scores.recall), _pct(scores.f1), f"{scores.support:,}",
                   style="bold")
+    table.caption = (f"F1 as seqeval's default mode (conlleval) counts; strict mode (only well-formed "
+                     f"entities): {_pct(scores.strict_f1)}")
+    table.caption_justify = "left"
     return table
+
+
+def error_tables(report: ErrorReport) -> list[Table | str]:
+    """Entity counts per type and outcome, and a few examples of each kind of error."""
+    counts = Table(title="Entities by outcome (spurious: predicted entities that meet no gold one)",
+                   title_justify="left")
+    counts.add_column("type")
+    for category in CATEGORIES:
+        counts.add_column(category, justify="right")
+    for name, by_category in sorted(report.counts.items()):
+        counts.add_row(name, *(f"{by_category[category]:,}" for category in CATEGORIES))
+    counts.add_section()
+    totals = report.totals()
+    counts.add_row("all", *(f"{totals[category]:,}" for category in CATEGORIES), style="bold")
+    errors = [(category, example) for category in CATEGORIES[1:] for example in report.examples[category]]
+    if not errors:
+        return [counts, "No errors."]
+    examples = Table(title=escape("Examples of errors ([text](TYPE) marks an entity)"), title_justify="left",
+                     show_lines=True)
+    for column in ("outcome", "sentence", "gold", "predicted"):
+        examples.add_column(column)
+    for category, example in errors:
+        examples.add_row(category, str(example.sentence), Text(example.gold), Text(example.predicted))
+    return [counts, examples]
 
 
 def _pct(fraction: float) -> str:

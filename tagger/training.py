@@ -15,6 +15,7 @@ from tagger.device import resolve_device
 from tagger.artifact import load_model, save_model, update_info
 from tagger.embeddings import embedding_matrix, load_vectors
 from tagger.encoding import Encoder, Vocabulary, normalise_word
+from tagger.error_analysis import ErrorReport, analyse
 from tagger.errors import DataError
 from tagger.metrics import Scores, score
 from tagger.model import BiLSTMTagger, ModelConfig
@@ -33,6 +34,7 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 1
     embeddings: str = "glove"
+    decoder: str = "softmax"
     hidden_size: int = 200
     lstm_layers: int = 1
     dropout: float = 0.33
@@ -147,7 +149,8 @@ def build_model(config: TrainConfig, sentences: Sequence[Sequence[str]],
                                      word_dim=pretrained.dim if pretrained else 100,
                                      frozen_words=len(encoder.words) - trained_words,
                                      hidden_size=config.hidden_size, lstm_layers=config.lstm_layers,
-                                     dropout=config.dropout, word_dropout=config.word_dropout))
+                                     dropout=config.dropout, word_dropout=config.word_dropout,
+                                     decoder=config.decoder))
     if pretrained is None:
         return model, encoder, None
     matrix = torch.from_numpy(embedding_matrix(encoder.words, pretrained, config.seed))
@@ -224,18 +227,24 @@ class Evaluation:
     sentences: int
     tokens: int
     seconds: float
+    errors: ErrorReport | None = None
 
     def to_dict(self) -> dict:
+        errors = {} if self.errors is None else {"errors": self.errors.to_dict()}
         return {**self.scores.to_dict(), "sentences": self.sentences, "tokens": self.tokens,
-                "seconds": self.seconds}
+                "seconds": self.seconds, **errors}
 
 
-def evaluate_saved(model_dir: Path, source: str, split: str, device_name: str = "auto") -> Evaluation:
-    """Score the model saved in `model_dir` on one split of `source` (or on a CoNLL file)."""
+def evaluate_saved(model_dir: Path, source: str, split: str, device_name: str = "auto",
+                   with_errors: bool = False) -> Evaluation:
+    """Score the model saved in `model_dir` on one split of `source` (or on a CoNLL file),
+    with the breakdown of its errors if asked."""
     device = resolve_device(device_name)
     saved = load_model(model_dir, device)
     dataset = data.load_split(source, split)
-    sentences = dataset["tokens"]
+    sentences, gold = dataset["tokens"], data.tag_sequences(dataset)
     started = time.perf_counter()
-    scores = evaluate(saved.model, saved.encoder, sentences, data.tag_sequences(dataset), device)
-    return Evaluation(scores, len(sentences), sum(map(len, sentences)), time.perf_counter() - started)
+    predicted = tag_sentences(saved.model, saved.encoder, sentences, device)
+    seconds = time.perf_counter() - started
+    errors = analyse(sentences, gold, predicted) if with_errors else None
+    return Evaluation(score(gold, predicted), len(sentences), sum(map(len, sentences)), seconds, errors)

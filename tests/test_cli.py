@@ -18,11 +18,9 @@ runner = CliRunner()
 TEXT = "Ada Brandt met Tomas Wey in Velden on Monday.\r\n\r\nNorvik Bank said Lina Okoro will visit Port Arlo.\n"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def train_small(root, decoder):
     from conftest import make_sentences, write_conll
 
-    root = tmp_path_factory.mktemp("cli")
     corpus = root / "corpus"
     corpus.mkdir()
     write_conll(corpus / "train.txt", make_sentences(80, seed=1), docstart=True)
@@ -31,9 +29,19 @@ def trained(tmp_path_factory):
     model = root / "model"
     result = runner.invoke(app, ["train", "--data", str(corpus), "--model", str(model), "--epochs", "3",
                                  "--embeddings", "none", "--hidden-size", "32", "--batch-size", "8",
-                                 "--lr", "0.01", "--device", "cpu"])
+                                 "--lr", "0.01", "--device", "cpu", "--decoder", decoder])
     assert result.exit_code == 0, result.output
     return corpus, model, result.output
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return train_small(tmp_path_factory.mktemp("cli"), "softmax")
+
+
+@pytest.fixture(scope="module")
+def trained_crf(tmp_path_factory):
+    return train_small(tmp_path_factory.mktemp("cli-crf"), "crf")
 
 
 def test_train_reports_epochs_and_test_scores(trained):
@@ -56,6 +64,23 @@ def test_eval_json_reproduces_the_test_score_of_training(trained):
     assert scores["f1"] == pytest.approx(saved["f1"])
 
 
+@pytest.mark.parametrize("model_fixture", ["trained", "trained_crf"])
+def test_eval_errors_break_down_every_entity(model_fixture, request):
+    corpus, model, _ = request.getfixturevalue(model_fixture)
+    result = runner.invoke(app, ["eval", "--data", str(corpus), "--model", str(model), "--json", "--errors"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    totals = scores["errors"]["totals"]
+    assert set(totals) == {"correct", "wrong type", "wrong boundary", "both wrong", "missed", "spurious"}
+    gold_entities = totals["correct"] + totals["wrong type"] + totals["wrong boundary"] + totals["both wrong"] \
+        + totals["missed"]
+    assert gold_entities == scores["support"]
+    assert totals["correct"] == round(scores["recall"] * scores["support"])
+    assert 0.0 <= scores["strict_f1"] <= 1.0
+    table = runner.invoke(app, ["eval", "--data", str(corpus), "--model", str(model), "--errors"])
+    assert table.exit_code == 0 and "Entities by outcome" in table.output and "strict mode" in table.output
+
+
 def test_eval_table_on_a_single_file(trained):
     corpus, model, _ = trained
     result = runner.invoke(app, ["eval", "--data", str(corpus / "valid.txt"), "--model", str(model)])
@@ -74,6 +99,26 @@ def test_predict_jsonl_offsets_point_into_the_input(trained):
         assert record["text"] in TEXT
         for entity in record["entities"]:
             assert TEXT[entity["start"]:entity["end"]] == entity["text"]
+
+
+@pytest.mark.parametrize("model_fixture", ["trained", "trained_crf"])
+def test_predict_scores_entities_and_min_score_drops_the_unsure(model_fixture, request):
+    _, model, _ = request.getfixturevalue(model_fixture)
+    text = TEXT * 5 + "Velden met Norvik in Arlo Wey.\nLina Okoro met Ivo Lund of Norvik Bank.\n"
+
+    def found(*options):
+        result = runner.invoke(app, ["predict", "--model", str(model), "--format", "jsonl", *options], input=text)
+        assert result.exit_code == 0, result.output
+        return [(e["start"], e["type"], e["score"]) for line in result.stdout.splitlines()
+                for e in json.loads(line)["entities"]]
+
+    everything = found()
+    scores = sorted({score for _, _, score in everything})
+    assert all(0.0 < score <= 1.0 for score in scores) and len(scores) > 1
+    middle = len(scores) // 2
+    threshold = (scores[middle - 1] + scores[middle]) / 2  # between two of the shown (rounded) scores
+    kept = found("--min-score", str(threshold))
+    assert kept == [entity for entity in everything if entity[2] >= threshold]
 
 
 def test_predict_conll_and_inline(trained, tmp_path):
@@ -171,7 +216,7 @@ def test_cli_defaults_match_the_library_defaults():
 
     params = {p.name: p.default for p in get_command(app).commands["train"].params}
     defaults = TrainConfig()
-    for name in ("epochs", "patience", "batch_size", "lr", "lr_decay", "seed", "embeddings", "hidden_size",
+    for name in ("epochs", "patience", "batch_size", "lr", "lr_decay", "seed", "embeddings", "decoder", "hidden_size",
                  "dropout", "word_dropout", "device"):
         assert params[name] == getattr(defaults, name), name
 

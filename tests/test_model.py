@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from tagger.decoding import Constraints
 from tagger.encoding import UNK_ID, Encoder, Vocabulary, normalise_word
 from tagger.model import BiLSTMTagger, ModelConfig
 
@@ -11,11 +13,11 @@ SENTENCES = [["Ada", "Brandt", "visited", "Velden", "in", "1996", "."], ["Corva"
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
 
 
-def build(hidden=16):
+def build(hidden=16, decoder="softmax"):
     encoder = Encoder.build(SENTENCES, TAGS, pretrained_words=["paris"])
     torch.manual_seed(0)
     config = ModelConfig(len(encoder.words), len(encoder.chars), len(encoder.tags), word_dim=8,
-                         char_dim=6, char_filters=5, hidden_size=hidden)
+                         char_dim=6, char_filters=5, hidden_size=hidden, decoder=decoder)
     return encoder, BiLSTMTagger(config).eval()
 
 
@@ -42,8 +44,9 @@ def test_padding_never_changes_a_prediction():
     torch.testing.assert_close(alone, with_longer)
 
 
-def test_loss_ignores_padding_and_trains():
-    encoder, model = build()
+@pytest.mark.parametrize("decoder", ["softmax", "crf"])
+def test_both_decoders_learn_a_batch_and_ignore_its_padding(decoder):
+    encoder, model = build(decoder=decoder)
     tags = [["B-PER", "I-PER", "O", "B-LOC", "O", "O", "O"], ["B-ORG", "O", "O"]]
     batch = encoder.encode(SENTENCES, tags)
     assert (batch.tag_ids[1, 3:] == -100).all()
@@ -55,3 +58,14 @@ def test_loss_ignores_padding_and_trains():
         model.loss(batch).backward()
         optimizer.step()
     assert model.loss(batch).item() < first / 4
+    model.eval()
+    with torch.no_grad():
+        paths, probabilities = model.decode(batch, Constraints.for_tags(encoder.tags.items))
+    assert [encoder.decode(path) for path in paths] == tags
+    assert [len(row) for row in probabilities] == [7, 3]
+    assert all(0.5 < p <= 1.0 for row in probabilities for p in row)
+
+
+def test_unknown_decoder_is_refused():
+    with pytest.raises(ValueError, match="crf"):
+        ModelConfig(10, 10, 3, decoder="hmm")

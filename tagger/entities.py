@@ -1,0 +1,34 @@
+"""Entities read off tag sequences (IOB1, IOB2 or BIOES), as conlleval reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entity:
+    """Tokens `start` to `end` (exclusive) of a sentence, of one type."""
+
+    type: str
+    start: int
+    end: int
+
+
+def entities(tags: Sequence[str]) -> list[Entity]:
+    """Entities in IOB2, IOB1 or BIOES tags, read as conlleval does: an I- tag of another type
+    than the one before starts a new entity."""
+    found: list[Entity] = []
+    current: tuple[str, int] | None = None
+    for position, tag in enumerate(list(tags) + ["O"]):
+        prefix, kind = (tag[0], tag[2:]) if tag != "O" else ("O", "")
+        continues = current is not None and prefix in "IE" and kind == current[0]
+        if current is not None and not continues:
+            found.append(Entity(current[0], current[1], position))
+            current = None
+        if prefix in "BS" or (prefix in "IE" and current is None):
+            current = (kind, position)
+        if current is not None and prefix in "ES":
+            found.append(Entity(current[0], current[1], position + 1))
+            current = None
+    return found

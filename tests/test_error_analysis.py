@@ -1,0 +1,73 @@
+"""The error breakdown and the two scorers, on gold/predicted pairs made by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from tagger.error_analysis import CATEGORIES, analyse
+from tagger.metrics import score
+
+TOKENS = ["Ada", "Brandt", "of", "Norvik", "Bank", "met", "Lina", "in", "Port", "Arlo", "today"]
+GOLD = ["B-PER", "I-PER", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"]
+CASES = {  # category of the first gold entity (or of the prediction) -> a prediction showing it
+    "correct": ["B-PER", "I-PER", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"],
+    "wrong type": ["B-ORG", "I-ORG", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"],
+    "wrong boundary": ["B-PER", "I-PER", "I-PER", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"],
+    "both wrong": ["O", "B-LOC", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"],
+    "missed": ["O", "O", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"],
+}
+
+
+@pytest.mark.parametrize("category", CASES)
+def test_each_gold_entity_gets_its_category(category):
+    report = analyse([TOKENS], [GOLD], [CASES[category]])
+    expected = {name: 0 for name in CATEGORIES}
+    expected["correct"] = 3  # the other three entities are always right
+    expected[category] += 1
+    assert report.to_dict()["totals"] == expected
+    assert report.counts["PER"][category] >= 1
+
+
+def test_a_prediction_meeting_no_gold_entity_is_spurious():
+    predicted = ["B-PER", "I-PER", "O", "B-ORG", "I-ORG", "B-MISC", "B-PER", "O", "B-LOC", "I-LOC", "B-LOC"]
+    report = analyse([TOKENS], [GOLD], [predicted])
+    assert report.totals()["spurious"] == 2 and report.totals()["correct"] == 4
+    assert report.counts["MISC"]["spurious"] == 1 and report.counts["LOC"]["spurious"] == 1
+
+
+def test_examples_show_both_readings_in_context():
+    report = analyse([TOKENS], [GOLD], [CASES["both wrong"]])
+    [example] = report.examples["both wrong"]
+    assert example.sentence == 0 and example.type == "PER"
+    assert example.gold.startswith("[Ada Brandt](PER) of [Norvik Bank](ORG)")
+    assert example.predicted.startswith("Ada [Brandt](LOC) of [Norvik Bank](ORG)")
+    assert example.gold.endswith(" …")  # the sentence goes on past the context shown
+
+
+def test_one_prediction_over_two_gold_entities_counts_for_both():
+    predicted = ["B-PER", "I-PER", "I-PER", "I-PER", "I-PER", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"]
+    report = analyse([TOKENS], [GOLD], [predicted])
+    assert report.counts["PER"]["wrong boundary"] == 1 and report.counts["ORG"]["both wrong"] == 1
+    assert report.totals()["spurious"] == 0
+
+
+def test_correct_entities_are_what_seqeval_counts_as_true_positives():
+    gold = [GOLD] * 5
+    predicted = list(CASES.values())
+    report = analyse([TOKENS] * 5, gold, predicted)
+    scores = score(gold, predicted)
+    assert report.totals()["correct"] == round(scores.recall * scores.support) == 16
+
+
+def test_strict_f1_drops_entities_that_are_not_well_formed():
+    gold = [["B-PER", "I-PER", "O", "B-LOC"]]
+    predicted = [["I-PER", "I-PER", "O", "B-LOC"]]  # conlleval reads an entity at I-PER; strict IOB2 does not
+    scores = score(gold, predicted)
+    assert scores.f1 == 1.0
+    assert scores.strict_f1 == pytest.approx(2 / 3)
+
+
+def test_strict_f1_reads_bioes_tags_as_bioes():
+    gold = [["S-PER", "B-LOC", "E-LOC"]]
+    assert score(gold, gold).strict_f1 == 1.0
+    assert score(gold, [["S-PER", "B-LOC", "I-LOC"]]).strict_f1 == pytest.approx(2 / 3)
