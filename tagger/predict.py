@@ -36,6 +36,8 @@ class Tagged:
 
     def keeping(self, min_score: float) -> Tagged:
         """These tags with every entity scored below `min_score` turned into O."""
+        if min_score <= 0.0:
+            return self
         tags = list(self.tags)
         for entity in self.entities():
             if self.score(entity) < min_score:
