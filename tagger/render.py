@@ -32,7 +32,9 @@ def show_training(records: Iterable[Prepared | Step | Epoch | Finished], console
     prepared = next(records)  # loading the data: its errors come before any display starts
     console.print(_prepared_summary(prepared))
     shown_epoch = None
-    with Live(Group(epochs, progress), console=console, refresh_per_second=8) as live:
+    # A log file already has a line per epoch: the live table is only for terminals.
+    with Live(Group(epochs, progress), console=console, refresh_per_second=8,
+              transient=not console.is_terminal) as live:
         for record in records:
             if isinstance(record, Step):
                 if record.epoch != shown_epoch:  # a new epoch, or a resumed one part done
