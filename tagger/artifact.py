@@ -22,6 +22,7 @@ from tagger.model import BiLSTMTagger, ModelConfig
 
 FORMAT_VERSION = 1
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.pt"
+CHECKPOINT_FILE = "checkpoint.pt"  # an unfinished run's state; gone when the run ends
 
 
 @dataclass
@@ -44,12 +45,74 @@ def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, info: dic
                   **info}
         _write_json(staging / CONFIG_FILE, config)
         _write_json(staging / VOCAB_FILE, encoder.to_dict())
-        state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-        torch.save(state, staging / WEIGHTS_FILE)
+        _write_tensors(staging / WEIGHTS_FILE, {name: tensor.detach().cpu()
+                                                for name, tensor in model.state_dict().items()})
+        checkpoint = model_dir / CHECKPOINT_FILE
+        if checkpoint.is_file():
+            _keep_checkpoint(checkpoint, staging / CHECKPOINT_FILE)
         _replace_directory(staging, model_dir)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ArtifactError(f"{model_dir}: could not save the model ({error.strerror or error}); what was "
+                            "there before is unchanged") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def prepare_model_dir(model_dir: Path, overwrite: bool) -> None:
+    """Check that a new run may write to `model_dir`, and clear what a crashed save left beside it.
+
+    A finished model is replaced only with `overwrite`, and only when the new run saves its
+    first model; an unfinished run, or a directory that is not a model's, is never replaced.
+    """
+    model_dir = Path(model_dir)
+    _recover_interrupted_save(model_dir)
+    if not model_dir.exists() or (model_dir.is_dir() and not any(model_dir.iterdir())):
+        return
+    if (model_dir / CHECKPOINT_FILE).is_file() and not overwrite:
+        raise ArtifactError(f"{model_dir}: holds an unfinished run; continue it with --resume, or start "
+                            "again with --overwrite")
+    if not (model_dir / CONFIG_FILE).is_file():
+        raise ArtifactError(f"{model_dir}: exists and is not a model directory; choose another --model")
+    if not overwrite:
+        raise ArtifactError(f"{model_dir}: holds a trained model; pass --overwrite to replace it (it stays "
+                            "until the new run saves its first model) or choose another --model")
+    (model_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+
+
+def save_checkpoint(model_dir: Path, checkpoint: dict) -> None:
+    """Write a run's checkpoint into its model directory, atomically."""
+    model_dir = Path(model_dir)
+    temporary = model_dir / f".{CHECKPOINT_FILE}.tmp"
+    try:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        _write_tensors(temporary, {"format_version": FORMAT_VERSION, **checkpoint})
+        os.replace(temporary, model_dir / CHECKPOINT_FILE)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise ArtifactError(f"{model_dir}: could not save the checkpoint ({error.strerror or error}); the "
+                            "previous one, and the best model, are unchanged") from None
+
+
+def load_checkpoint(model_dir: Path) -> dict | None:
+    """The checkpoint of an unfinished run in `model_dir`, or None."""
+    path = Path(model_dir) / CHECKPOINT_FILE
+    if not path.is_file():
+        return None
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # unpickling errors come in many types
+        reason = str(error).strip().splitlines()[0]
+        raise ArtifactError(f"{path}: cannot read the checkpoint ({reason}); start again with "
+                            "--overwrite") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(f"{path}: not a checkpoint this tagger can resume; start again with --overwrite")
+    return checkpoint
+
+
+def remove_checkpoint(model_dir: Path) -> None:
+    (Path(model_dir) / CHECKPOINT_FILE).unlink(missing_ok=True)
 
 
 def update_info(model_dir: Path, **fields) -> None:
@@ -58,8 +121,12 @@ def update_info(model_dir: Path, **fields) -> None:
     config = json.loads(path.read_text(encoding="utf-8"))
     config.update(fields)
     temporary = path.with_name(f".{CONFIG_FILE}.tmp")
-    _write_json(temporary, config)
-    os.replace(temporary, path)
+    try:
+        _write_json(temporary, config)
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise ArtifactError(f"{path}: could not update it ({error.strerror or error}); it is unchanged") from None
 
 
 def load_model(model_dir: Path, device: torch.device | str = "cpu") -> SavedModel:
@@ -117,12 +184,39 @@ def _read_json(path: Path) -> dict:
     return data
 
 
+def _keep_checkpoint(checkpoint: Path, staged: Path) -> None:
+    """Give the run's checkpoint a second name in the new directory: unlike a move, it is never
+    missing; a copy where the file system has no hard links."""
+    try:
+        os.link(checkpoint, staged)
+    except OSError:
+        shutil.copy2(checkpoint, staged)
+
+
+def _write_tensors(path: Path, data: dict) -> None:
+    with path.open("wb") as file:
+        torch.save(data, file)
+        file.flush()
+        os.fsync(file.fileno())
+
+
 def _write_json(path: Path, data: dict) -> None:
     with path.open("w", encoding="utf-8") as file:
         json.dump(data, file, indent=2, ensure_ascii=False)
         file.write("\n")
         file.flush()
         os.fsync(file.fileno())
+
+
+def _recover_interrupted_save(model_dir: Path) -> None:
+    """Undo what a save cut short left beside `model_dir`: its staging directory, and the old
+    model moved aside (put back if the new one never arrived)."""
+    for leftover in model_dir.parent.glob(f".{model_dir.name}.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in model_dir.parent.glob(f".{model_dir.name}.old-*"):
+        if not model_dir.exists() and (leftover / model_dir.name).is_dir():
+            os.replace(leftover / model_dir.name, model_dir)
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _replace_directory(staging: Path, target: Path) -> None:

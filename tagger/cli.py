@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
+from collections.abc import Generator, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -74,11 +77,17 @@ def train(
     lr_decay: Annotated[float, typer.Option(min=0.0, max=1.0, help="Learning rate multiplied by this "
                                             "after each epoch.", rich_help_panel="Training")] = 0.95,
     seed: Annotated[int, typer.Option(help="Random seed.", rich_help_panel="Training")] = 1,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the unfinished run in --model where it "
+                                         "stopped, with the data and options it started with.",
+                                         rich_help_panel="Training")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the model (or unfinished run) in "
+                                            "--model.", rich_help_panel="Training")] = False,
     device: DeviceOption = "auto",
 ) -> None:
     """Train a tagger and save the model with the best dev F1."""
     from rich.console import Console
 
+    from tagger.artifact import load_checkpoint
     from tagger.render import show_training
     from tagger.training import TrainConfig, train as train_model
 
@@ -88,13 +97,37 @@ def train(
                          word_dropout=word_dropout, device=device)
     console = Console()
     try:
-        show_training(train_model(config, data, model), console)
+        show_training(_stop_on_interrupt(train_model(config, data, model, resume, overwrite)), console)
     except TaggerError as error:
         raise _fail(error) from None
     except KeyboardInterrupt:
-        typer.echo(f"interrupted; the best model so far (if an epoch finished) is in {model}/", err=True)
+        saved = "its best model so far is kept there; " if (model / "config.json").is_file() else ""
+        if load_checkpoint(model) is not None:
+            typer.echo(f"interrupted; {saved}continue with: tagger train --model {model} --resume", err=True)
+        else:
+            typer.echo(f"interrupted before the first checkpoint; {saved}nothing to resume", err=True)
         raise typer.Exit(130) from None
     console.print(f"Model saved to {model}/; tag text with: tagger predict --model {model} < file.txt")
+
+
+def _stop_on_interrupt(records: Generator) -> Iterator:
+    """Pass training records through; on Ctrl-C, stop once the current step is done (closing the
+    run, which then saves a checkpoint) and raise KeyboardInterrupt. A second Ctrl-C stops at once."""
+    interrupted = threading.Event()
+
+    def on_interrupt(signum, frame):
+        interrupted.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        for record in records:
+            yield record
+            if interrupted.is_set():
+                records.close()
+                raise KeyboardInterrupt
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @app.command("eval")

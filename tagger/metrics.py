@@ -36,6 +36,10 @@ class Scores:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Scores:
+        return cls(**{**data, "per_type": {name: TypeScores(**values) for name, values in data["per_type"].items()}})
+
 
 def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> Scores:
     """Compare predicted tag sequences with gold ones, entity by entity."""

@@ -31,12 +31,16 @@ def show_training(records: Iterable[Prepared | Step | Epoch | Finished], console
     records = iter(records)
     prepared = next(records)  # loading the data: its errors come before any display starts
     console.print(_prepared_summary(prepared))
-    with Live(Group(epochs, progress), console=console, refresh_per_second=8) as live:
+    shown_epoch = None
+    # A log file already has a line per epoch: the live table is only for terminals.
+    with Live(Group(epochs, progress), console=console, refresh_per_second=8,
+              transient=not console.is_terminal) as live:
         for record in records:
             if isinstance(record, Step):
-                if record.step == 1:
-                    progress.reset(bar, total=record.steps, visible=True, epoch=record.epoch)
-                    epoch_started, tokens_seen = time.perf_counter(), 0
+                if record.epoch != shown_epoch:  # a new epoch, or a resumed one part done
+                    progress.reset(bar, total=record.steps, completed=record.step - 1, visible=True,
+                                   epoch=record.epoch)
+                    shown_epoch, epoch_started, tokens_seen = record.epoch, time.perf_counter(), 0
                 tokens_seen += record.tokens
                 speed = tokens_seen / max(time.perf_counter() - epoch_started, 1e-9)
                 progress.update(bar, advance=1, loss=record.loss, speed=speed)
@@ -65,10 +69,12 @@ def _prepared_summary(prepared: Prepared) -> str:
         else f"{prepared.dev_sentences:,} dev"
     coverage = "" if prepared.pretrained_coverage is None \
         else f"; pretrained vectors cover {prepared.pretrained_coverage:.1%} of training tokens"
+    resumed = "" if prepared.resumed_at is None else \
+        f"\nResuming the run at epoch {prepared.resumed_at[0]} ({prepared.resumed_at[1]:,} steps of it done)"
     return (f"Data: {prepared.train_sentences:,} train sentences ({prepared.train_tokens:,} tokens), {dev}, "
             f"{prepared.test_sentences:,} test; tags: {' '.join(prepared.tags)}\n"
             f"Model: {prepared.parameters:,} parameters, {prepared.words:,} words{coverage}; "
-            f"training on {prepared.device}")
+            f"training on {prepared.device}{resumed}")
 
 
 def scores_table(scores: Scores, title: str) -> Table:

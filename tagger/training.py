@@ -12,11 +12,12 @@ import torch
 
 from tagger import data
 from tagger.device import resolve_device
-from tagger.artifact import load_model, save_model, update_info
+from tagger.artifact import (load_checkpoint, load_model, prepare_model_dir, remove_checkpoint,
+                             save_checkpoint, save_model, update_info)
 from tagger.embeddings import embedding_matrix, load_vectors
 from tagger.encoding import Encoder, Vocabulary, normalise_word
 from tagger.error_analysis import ErrorReport, analyse
-from tagger.errors import DataError
+from tagger.errors import ArtifactError, DataError
 from tagger.metrics import Scores, score
 from tagger.model import BiLSTMTagger, ModelConfig
 from tagger.predict import tag_sentences
@@ -60,6 +61,7 @@ class Prepared:
     pretrained_coverage: float | None  # share of training tokens with a pretrained vector
     parameters: int
     device: str
+    resumed_at: tuple[int, int] | None = None  # (epoch, steps of it done) when resuming
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,20 @@ class Finished:
     seconds: float
 
 
-def train(config: TrainConfig, source: str, model_dir: Path) -> Iterator[Prepared | Step | Epoch | Finished]:
-    """Train on `source`, save the best model by dev F1 to `model_dir`, score it on test."""
+def train(config: TrainConfig, source: str, model_dir: Path, resume: bool = False,
+          overwrite: bool = False) -> Iterator[Prepared | Step | Epoch | Finished]:
+    """Train on `source`, save the best model by dev F1 to `model_dir`, score it on test.
+
+    A checkpoint in `model_dir` after every epoch, and when the caller closes this generator
+    (say on Ctrl-C), lets `resume=True` continue exactly where the run stopped, with the
+    options and data it started with.
+    """
     started = time.perf_counter()
+    checkpoint = _checkpoint_to_resume(model_dir) if resume else None
+    if checkpoint is None:
+        prepare_model_dir(model_dir, overwrite)
+    else:
+        config, source = TrainConfig(**checkpoint["config"]), checkpoint["data"]
     device = resolve_device(config.device)
     corpus = data.load_corpus(source)
     if "train" not in corpus:
@@ -109,29 +122,47 @@ def train(config: TrainConfig, source: str, model_dir: Path) -> Iterator[Prepare
     torch.manual_seed(config.seed)
     model, encoder, coverage = build_model(config, train_sentences, data.tag_names(train_split))
     model.to(device)
+    state = TrainingState.start(model, config)
+    if checkpoint is not None:
+        state.restore(checkpoint, device)
+    resumed_at = (state.position.epoch, state.position.step) if checkpoint is not None else None
     yield Prepared(len(train_sentences), sum(map(len, train_sentences)), len(dev_sentences), held_out,
                    len(corpus["test"]) if "test" in corpus else 0, encoder.tags.items, len(encoder.words),
-                   coverage, sum(p.numel() for p in model.parameters()), str(device))
+                   coverage, sum(p.numel() for p in model.parameters()), str(device), resumed_at)
 
     info = {"training": {**asdict(config), "device": str(device)}, "data": source}
-    best = last = None
-    for record in fit(model, encoder, (train_sentences, train_tags), (dev_sentences, dev_tags), config, device):
-        if isinstance(record, Epoch):
-            last = record
-            best = record if record.is_best else best
-        if record is best:
-            save_model(model_dir, model, encoder, {**info, "best_epoch": record.epoch,
-                                                   "dev": record.dev.to_dict()})
-        yield record
+    records = fit(state, encoder, (train_sentences, train_tags), (dev_sentences, dev_tags), config, device)
+    try:
+        for record in records:
+            if isinstance(record, Epoch):
+                if record.is_best:
+                    save_model(model_dir, model, encoder, {**info, "best_epoch": record.epoch,
+                                                           "dev": record.dev.to_dict()})
+                save_checkpoint(model_dir, state.checkpoint(config, source))
+            yield record
+    except GeneratorExit:  # the caller stops the run between two steps: keep its place
+        save_checkpoint(model_dir, state.checkpoint(config, source))
+        raise
 
+    position = state.position
     test_scores = None
     if "test" in corpus:
         saved = load_model(model_dir, device)
         test_scores = evaluate(saved.model, saved.encoder, corpus["test"]["tokens"],
                                data.tag_sequences(corpus["test"]), device)
         update_info(model_dir, test=test_scores.to_dict())
-    yield Finished(best.epoch, best.dev, test_scores, stopped_early=last.epoch < config.epochs,
+    remove_checkpoint(model_dir)
+    yield Finished(position.best_epoch, Scores.from_dict(position.best_dev), test_scores,
+                   stopped_early=position.since_best >= config.patience,
                    seconds=time.perf_counter() - started)
+
+
+def _checkpoint_to_resume(model_dir: Path) -> dict:
+    checkpoint = load_checkpoint(model_dir)
+    if checkpoint is None:
+        finished = " holds a finished model" if (Path(model_dir) / "config.json").is_file() else " has no run"
+        raise ArtifactError(f"{model_dir}:{finished} to resume; train without --resume to start a new run")
+    return checkpoint
 
 
 def build_model(config: TrainConfig, sentences: Sequence[Sequence[str]],
@@ -160,23 +191,76 @@ def build_model(config: TrainConfig, sentences: Sequence[Sequence[str]],
     return model, encoder, sum(token in known for token in tokens) / max(1, len(tokens))
 
 
-def fit(model: BiLSTMTagger, encoder: Encoder, train_data: tuple[Sequence, Sequence],
+@dataclass
+class Position:
+    """Where a run stands: what a checkpoint holds beside the weights and optimiser."""
+
+    epoch: int = 1  # the epoch under way
+    step: int = 0  # its steps done
+    epoch_order: tuple | None = None  # the shuffler's state as the epoch began: replays its batches
+    loss_sum: float = 0.0  # over the epoch's steps done
+    tokens: int = 0
+    best_f1: float = -1.0
+    best_epoch: int = 0
+    best_dev: dict | None = None
+    since_best: int = 0
+
+
+@dataclass
+class TrainingState:
+    """Everything that changes as a run trains, so that a checkpoint can capture all of it."""
+
+    model: BiLSTMTagger
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    shuffler: random.Random
+    position: Position
+
+    @classmethod
+    def start(cls, model: BiLSTMTagger, config: TrainConfig) -> TrainingState:
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
+        return cls(model, optimizer, schedule, random.Random(config.seed), Position())
+
+    def checkpoint(self, config: TrainConfig, source: str) -> dict:
+        return {"config": asdict(config), "data": source, "position": asdict(self.position),
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(), "shuffler": self.shuffler.getstate(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+    def restore(self, checkpoint: dict, device: torch.device) -> None:
+        self.model.load_state_dict(checkpoint["model"])
+        self.model.to(device)
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.schedule.load_state_dict(checkpoint["schedule"])
+        self.shuffler.setstate(checkpoint["shuffler"])
+        self.position = Position(**checkpoint["position"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+        if checkpoint["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
+
+
+def fit(state: TrainingState, encoder: Encoder, train_data: tuple[Sequence, Sequence],
         dev_data: tuple[Sequence, Sequence], config: TrainConfig,
         device: torch.device) -> Iterator[Step | Epoch]:
-    """Train until `config.epochs` or `config.patience` epochs without a better dev F1.
+    """Train from `state` until `config.epochs`, or `config.patience` epochs without a better
+    dev F1. `state` is up to date whenever a record is yielded.
 
     The model holds the epoch's weights while its Epoch record is consumed: save it then.
     """
     sentences, tags = train_data
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
-    shuffler = random.Random(config.seed)
-    best_f1, since_best = -1.0, 0
-    for epoch in range(1, config.epochs + 1):
+    model, optimizer, position = state.model, state.optimizer, state.position
+    while position.epoch <= config.epochs and position.since_best < config.patience:
         model.train()
-        started, total_loss, total_tokens = time.perf_counter(), 0.0, 0
-        batches = length_bucketed_batches([len(s) for s in sentences], config.batch_size, shuffler)
-        for step, indices in enumerate(batches, 1):
+        started, tokens_now = time.perf_counter(), 0
+        if position.step == 0:
+            position.epoch_order = state.shuffler.getstate()
+        else:  # resuming inside the epoch: draw its batches again and skip those done
+            state.shuffler.setstate(position.epoch_order)
+        batches = length_bucketed_batches([len(s) for s in sentences], config.batch_size, state.shuffler)
+        for step in range(position.step + 1, len(batches) + 1):
+            indices = batches[step - 1]
             batch = encoder.encode([sentences[i] for i in indices], [tags[i] for i in indices]).to(device)
             optimizer.zero_grad()
             loss = model.loss(batch)
@@ -184,18 +268,21 @@ def fit(model: BiLSTMTagger, encoder: Encoder, train_data: tuple[Sequence, Seque
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             optimizer.step()
             tokens = int(batch.lengths.sum())
-            total_loss += loss.item() * tokens
-            total_tokens += tokens
-            yield Step(epoch, step, len(batches), loss.item(), tokens)
-        schedule.step()
+            tokens_now += tokens
+            position.step, position.loss_sum, position.tokens = (step, position.loss_sum + loss.item() * tokens,
+                                                                 position.tokens + tokens)
+            yield Step(position.epoch, step, len(batches), loss.item(), tokens)
+        state.schedule.step()
         seconds = time.perf_counter() - started
         dev_scores = evaluate(model, encoder, *dev_data, device)
-        is_best = dev_scores.f1 > best_f1
-        best_f1, since_best = (dev_scores.f1, 0) if is_best else (best_f1, since_best + 1)
-        yield Epoch(epoch, total_loss / max(1, total_tokens), dev_scores, is_best, seconds,
-                    total_tokens / seconds)
-        if since_best >= config.patience:
-            return
+        is_best = dev_scores.f1 > position.best_f1
+        if is_best:
+            position.best_f1, position.best_epoch, position.best_dev = dev_scores.f1, position.epoch, dev_scores.to_dict()
+        position.since_best = 0 if is_best else position.since_best + 1
+        record = Epoch(position.epoch, position.loss_sum / max(1, position.tokens), dev_scores, is_best, seconds,
+                       tokens_now / seconds)
+        position.epoch, position.step, position.loss_sum, position.tokens = position.epoch + 1, 0, 0.0, 0
+        yield record
 
 
 def evaluate(model: BiLSTMTagger, encoder: Encoder, sentences: Sequence[Sequence[str]],

@@ -39,8 +39,47 @@ def test_failed_save_leaves_the_previous_model_and_no_debris(tmp_path, monkeypat
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(artifact.torch, "save", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(ArtifactError, match="m: could not save the model .No space left on device.; what was "
+                                            "there before is unchanged"):
         save_model(tmp_path / "m", small_model(1)[0], encoder, {"version": "new"})
+    with pytest.raises(ArtifactError, match="could not save the checkpoint .No space left"):
+        artifact.save_checkpoint(tmp_path / "m", {"position": {}})
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "vocab.json", "weights.pt"]
+    assert load_model(tmp_path / "m").info["version"] == "old"
+
+
+def test_a_new_run_never_replaces_a_model_unasked(tmp_path):
+    model, encoder = small_model(0)
+    save_model(tmp_path / "m", model, encoder, {})
+    with pytest.raises(ArtifactError, match="holds a trained model; pass --overwrite"):
+        artifact.prepare_model_dir(tmp_path / "m", overwrite=False)
+    artifact.prepare_model_dir(tmp_path / "m", overwrite=True)  # allowed, and the model is still there
+    assert load_model(tmp_path / "m")
+    artifact.save_checkpoint(tmp_path / "m", {"position": {}})
+    with pytest.raises(ArtifactError, match="holds an unfinished run; continue it with --resume"):
+        artifact.prepare_model_dir(tmp_path / "m", overwrite=False)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "mine.txt").write_text("keep me")
+    for overwrite in (False, True):
+        with pytest.raises(ArtifactError, match="is not a model directory"):
+            artifact.prepare_model_dir(tmp_path / "notes", overwrite=overwrite)
+
+
+def test_saving_keeps_the_runs_checkpoint(tmp_path):
+    model, encoder = small_model(0)
+    artifact.save_checkpoint(tmp_path / "m", {"position": {"epoch": 2}})
+    save_model(tmp_path / "m", model, encoder, {})
+    assert artifact.load_checkpoint(tmp_path / "m")["position"] == {"epoch": 2}
+
+
+def test_debris_of_a_crashed_save_is_cleared_and_a_model_moved_aside_comes_back(tmp_path):
+    model, encoder = small_model(0)
+    save_model(tmp_path / "m", model, encoder, {"version": "old"})
+    (tmp_path / ".m.tmp-abc").mkdir()  # a crash while writing the new model
+    (tmp_path / ".m.old-xyz").mkdir()  # ... and one after moving the old model aside
+    (tmp_path / "m").rename(tmp_path / ".m.old-xyz" / "m")
+    artifact.prepare_model_dir(tmp_path / "m", overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
     assert load_model(tmp_path / "m").info["version"] == "old"
 
