@@ -6,6 +6,8 @@ a model never runs code from the file.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -43,10 +45,10 @@ def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, info: dic
                   "model": asdict(model.config), "tags": encoder.tags.items,
                   "vocabulary_sizes": {"words": len(encoder.words), "chars": len(encoder.chars)},
                   **info}
-        _write_json(staging / CONFIG_FILE, config)
+        weights = _write_tensors(staging / WEIGHTS_FILE, {name: tensor.detach().cpu()
+                                                          for name, tensor in model.state_dict().items()})
+        _write_json(staging / CONFIG_FILE, {**config, "weights_sha256": hashlib.sha256(weights).hexdigest()})
         _write_json(staging / VOCAB_FILE, encoder.to_dict())
-        _write_tensors(staging / WEIGHTS_FILE, {name: tensor.detach().cpu()
-                                                for name, tensor in model.state_dict().items()})
         checkpoint = model_dir / CHECKPOINT_FILE
         if checkpoint.is_file():
             _keep_checkpoint(checkpoint, staging / CHECKPOINT_FILE)
@@ -135,23 +137,37 @@ def load_model(model_dir: Path, device: torch.device | str = "cpu") -> SavedMode
     if not model_dir.is_dir():
         raise ArtifactError(f"{model_dir}: no model there; train one with `tagger train --model "
                             f"{model_dir}` or point --model at a model directory")
-    config = _read_json(model_dir / CONFIG_FILE)
-    if config.get("format_version") != FORMAT_VERSION:
-        raise ArtifactError(f"{model_dir / CONFIG_FILE}: model format {config.get('format_version')!r}, "
-                            f"this tagger reads format {FORMAT_VERSION}; retrain or upgrade tagger")
+    config_path, vocab_path, weights = model_dir / CONFIG_FILE, model_dir / VOCAB_FILE, model_dir / WEIGHTS_FILE
+    config = _read_json(config_path)
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        raise ArtifactError(f"{config_path}: model format {version!r}, this tagger reads format {FORMAT_VERSION}; "
+                            + ("upgrade tagger to use it" if newer else "retrain the model"))
     try:
-        model_config = ModelConfig(**config["model"])
-        encoder = Encoder.from_dict(_read_json(model_dir / VOCAB_FILE))
-    except (KeyError, TypeError, ValueError) as error:
-        raise ArtifactError(f"{model_dir}: config.json or vocab.json lacks or garbles {error}; "
+        model = BiLSTMTagger(ModelConfig(**config["model"]))
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise ArtifactError(f"{config_path}: the model settings are missing or wrong ({error}); "
                             "retrain the model") from None
-    model = BiLSTMTagger(model_config)
-    weights = model_dir / WEIGHTS_FILE
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
+        encoder = Encoder.from_dict(_read_json(vocab_path))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArtifactError(f"{vocab_path}: lacks or garbles {error}; retrain the model") from None
+    for name, found, expected in (("words", len(encoder.words), model.config.word_count),
+                                  ("characters", len(encoder.chars), model.config.char_count),
+                                  ("tags", len(encoder.tags), model.config.tag_count)):
+        if found != expected:
+            raise ArtifactError(f"{vocab_path}: {found:,} {name}, but the network in {CONFIG_FILE} has "
+                                f"{expected:,}; the files come from different models")
+    try:
+        content = weights.read_bytes()
     except FileNotFoundError:
         raise ArtifactError(f"{weights}: missing; the model directory is incomplete, retrain it") from None
+    if "weights_sha256" in config and hashlib.sha256(content).hexdigest() != config["weights_sha256"]:
+        raise ArtifactError(f"{weights}: damaged (truncated or altered: its checksum differs from the one in "
+                            f"{CONFIG_FILE}); restore it or retrain the model")
+    try:
+        model.load_state_dict(torch.load(io.BytesIO(content), map_location="cpu", weights_only=True))
     except Exception as error:  # unpickling and shape errors come in many types
         reason = str(error).strip().splitlines()[0]
         raise ArtifactError(f"{weights}: cannot load the weights ({reason}); retrain the model") from None
@@ -193,11 +209,16 @@ def _keep_checkpoint(checkpoint: Path, staged: Path) -> None:
         shutil.copy2(checkpoint, staged)
 
 
-def _write_tensors(path: Path, data: dict) -> None:
+def _write_tensors(path: Path, data: dict) -> bytes:
+    """Write `data` as torch.save would, durably; returns the bytes written."""
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    content = buffer.getvalue()
     with path.open("wb") as file:
-        torch.save(data, file)
+        file.write(content)
         file.flush()
         os.fsync(file.fileno())
+    return content
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -151,6 +151,9 @@ def evaluate(
         result = evaluate_saved(model, data, split, device, with_errors=errors)
     except TaggerError as error:
         raise _fail(error) from None
+    if result.unseen_tags:
+        typer.echo(f"warning: {data}: tags the model was never trained on: {', '.join(result.unseen_tags)}; "
+                   "their entities count as missed", err=True)
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
         return

@@ -314,12 +314,13 @@ class Evaluation:
     sentences: int
     tokens: int
     seconds: float
+    unseen_tags: list[str]  # gold tags the model was never trained on: their entities can only be missed
     errors: ErrorReport | None = None
 
     def to_dict(self) -> dict:
         errors = {} if self.errors is None else {"errors": self.errors.to_dict()}
         return {**self.scores.to_dict(), "sentences": self.sentences, "tokens": self.tokens,
-                "seconds": self.seconds, **errors}
+                "seconds": self.seconds, "unseen_tags": self.unseen_tags, **errors}
 
 
 def evaluate_saved(model_dir: Path, source: str, split: str, device_name: str = "auto",
@@ -334,4 +335,5 @@ def evaluate_saved(model_dir: Path, source: str, split: str, device_name: str = 
     predicted = tag_sentences(saved.model, saved.encoder, sentences, device)
     seconds = time.perf_counter() - started
     errors = analyse(sentences, gold, predicted) if with_errors else None
-    return Evaluation(score(gold, predicted), len(sentences), sum(map(len, sentences)), seconds, errors)
+    unseen = sorted({tag for tags in gold for tag in tags} - set(saved.encoder.tags.items))
+    return Evaluation(score(gold, predicted), len(sentences), sum(map(len, sentences)), seconds, unseen, errors)

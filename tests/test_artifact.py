@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -95,6 +96,10 @@ def test_pickled_code_in_weights_is_refused_and_not_run(tmp_path):
     model, encoder = small_model(0)
     save_model(tmp_path / "m", model, encoder, {})
     torch.save({"word_embedding.weight": Exploit()}, tmp_path / "m" / "weights.pt")
+    # Whoever can write the weights can write the checksum too: loading must still refuse.
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["weights_sha256"] = hashlib.sha256((tmp_path / "m" / "weights.pt").read_bytes()).hexdigest()
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
     if os.path.exists("/tmp/tagger-exploit-ran"):
         os.remove("/tmp/tagger-exploit-ran")
     with pytest.raises(ArtifactError, match="weights.pt: cannot load"):
@@ -103,8 +108,12 @@ def test_pickled_code_in_weights_is_refused_and_not_run(tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda config: config.pop("model"), "config.json or vocab.json"),
-    (lambda config: config.update(format_version=99), "model format 99"),
+    (lambda config: config.pop("model"), "config.json: the model settings are missing or wrong"),
+    (lambda config: config["model"].pop("tag_count"), "config.json: the model settings are missing or wrong"),
+    (lambda config: config["model"].update(hidden_size="big"), "config.json: the model settings are missing"),
+    (lambda config: config["model"].update(layers=3), "config.json: the model settings are missing or wrong"),
+    (lambda config: config.update(format_version=99), "model format 99, this tagger reads format 1; upgrade"),
+    (lambda config: config.pop("format_version"), "model format None, this tagger reads format 1; retrain"),
 ])
 def test_damaged_config_is_refused(tmp_path, change, message):
     model, encoder = small_model(0)
@@ -114,4 +123,27 @@ def test_damaged_config_is_refused(tmp_path, change, message):
     change(config)
     path.write_text(json.dumps(config))
     with pytest.raises(ArtifactError, match=message):
+        load_model(tmp_path / "m")
+
+
+@pytest.mark.parametrize("damage", [
+    lambda data: data[:len(data) // 2],  # truncated
+    lambda data: data[:len(data) - 200] + bytes([data[-200] ^ 0x10]) + data[len(data) - 199:],  # one bit flipped
+])
+def test_damaged_weights_are_refused(tmp_path, damage):
+    model, encoder = small_model(0)
+    save_model(tmp_path / "m", model, encoder, {})
+    weights = tmp_path / "m" / "weights.pt"
+    weights.write_bytes(damage(weights.read_bytes()))
+    with pytest.raises(ArtifactError, match="weights.pt: damaged .truncated or altered"):
+        load_model(tmp_path / "m")
+
+
+def test_vocabulary_of_another_model_is_refused(tmp_path):
+    model, encoder = small_model(0)
+    save_model(tmp_path / "m", model, encoder, {})
+    other = Encoder.build([["Ada", "met", "Ivo", "and", "Lina"]], ["O", "B-PER"], pretrained_words=["paris"])
+    (tmp_path / "m" / "vocab.json").write_text(json.dumps(other.to_dict()))
+    with pytest.raises(ArtifactError, match="vocab.json: 8 words, but the network in config.json has 7; the "
+                                            "files come from different models"):
         load_model(tmp_path / "m")

@@ -81,6 +81,20 @@ def test_eval_errors_break_down_every_entity(model_fixture, request):
     assert table.exit_code == 0 and "Entities by outcome" in table.output and "strict mode" in table.output
 
 
+def test_eval_warns_of_tags_the_model_never_saw_and_counts_them_as_missed(trained, tmp_path):
+    _, model, _ = trained
+    data = tmp_path / "new-types.txt"
+    data.write_text("Ada B-PER\nBrandt I-PER\nbought O\nZyx B-PRODUCT\n\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "tagger", "eval", "--model", str(model), "--data", str(data),
+                             "--json"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == (f"warning: {data}: tags the model was never trained on: B-PRODUCT; "
+                                     "their entities count as missed")
+    scores = json.loads(result.stdout)
+    assert scores["unseen_tags"] == ["B-PRODUCT"]
+    assert scores["per_type"]["PRODUCT"]["recall"] == 0.0 and scores["support"] == 2
+
+
 def test_eval_table_on_a_single_file(trained):
     corpus, model, _ = trained
     result = runner.invoke(app, ["eval", "--data", str(corpus / "valid.txt"), "--model", str(model)])
@@ -199,7 +213,7 @@ def test_corrupt_model_is_refused(trained, tmp_path):
     (broken / "weights.pt").write_bytes(b"not a weights file")
     result = subprocess.run([sys.executable, "-m", "tagger", "predict", "--model", str(broken)],
                             input="Ada met Ivo.", capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "weights.pt: cannot load the weights" in result.stderr
+    assert result.returncode == 2 and "weights.pt: damaged" in result.stderr and len(result.stderr.splitlines()) == 1
 
 
 def test_predict_runs_without_the_glove_package_or_training_code(trained):
