@@ -7,6 +7,7 @@ words kept whole), and gives spans, so every token is a slice of the input.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from nltk.tokenize.destructive import NLTKWordTokenizer
 from tagger.errors import DataError
 
 WHITESPACE_TOKEN = re.compile(r"\S+")
+MAX_PIECE_BYTES = 1 << 16  # longer lines are read in pieces of at most this size, cut at a space
 _WORD_TOKENIZER = NLTKWordTokenizer()
 
 
@@ -68,16 +70,35 @@ def split_tokenized(text: str, offset: int = 0) -> list[Sentence]:
 def read_lines(stream: BinaryIO, name: str, tokenized: bool = False) -> Iterator[Line]:
     """Decode and split `stream` line by line, so input of any size streams through.
 
-    Sentences never cross a line end. Offsets count characters from the start of the input,
-    line ends (\\n or \\r\\n) included.
+    A line longer than MAX_PIECE_BYTES comes as several Lines, cut after a space where there
+    is one. Sentences never cross a line end or such a cut. Offsets count characters from
+    the start of the input, line ends (\\n or \\r\\n) included.
     """
     split = split_tokenized if tokenized else split_sentences
-    offset = 0
-    for line_number, raw in enumerate(stream, 1):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise DataError(f"{name}:{line_number}: not UTF-8 text; convert the input to UTF-8 "
-                            "(e.g. with iconv)") from None
-        yield Line(text, offset, split(text, offset))
-        offset += len(text)
+    offset, line_number = 0, 1
+    try:
+        for text in _pieces(stream):
+            yield Line(text, offset, split(text, offset))
+            offset += len(text)
+            line_number += text.endswith("\n")
+    except UnicodeDecodeError:
+        raise DataError(f"{name}:{line_number}: not UTF-8 text; convert the input to UTF-8 "
+                        "(e.g. with iconv)") from None
+
+
+def _pieces(stream: BinaryIO) -> Iterator[str]:
+    """The stream's lines, decoded, a long one in pieces: memory stays bounded whatever the
+    line length. A piece of a long line ends after its last space or tab, if it has one."""
+    decoder = codecs.getincrementaldecoder("utf-8")()  # holds a character cut between two reads
+    carried = ""
+    while True:
+        raw = stream.readline(MAX_PIECE_BYTES)
+        text = carried + decoder.decode(raw, final=not raw)
+        if not text:
+            return
+        carried = ""
+        if len(raw) == MAX_PIECE_BYTES and not text.endswith("\n"):  # the line goes on
+            cut = max(text.rfind(" "), text.rfind("\t")) + 1
+            if cut > 0:
+                text, carried = text[:cut], text[cut:]
+        yield text

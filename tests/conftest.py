@@ -60,3 +60,22 @@ def corpus_dir(tmp_path: Path) -> Path:
     write_conll(directory / "valid.txt", make_sentences(15, seed=2))
     write_conll(directory / "test.txt", make_sentences(15, seed=3))
     return directory
+
+
+def train_small(root: Path, decoder: str) -> tuple[Path, Path, str]:
+    """Train a tiny model through the CLI on a written sample: (corpus, model, output)."""
+    from typer.testing import CliRunner
+
+    from tagger.cli import app
+
+    corpus = root / "corpus"
+    corpus.mkdir()
+    write_conll(corpus / "train.txt", make_sentences(80, seed=1), docstart=True)
+    write_conll(corpus / "valid.txt", make_sentences(20, seed=2))
+    write_conll(corpus / "test.txt", make_sentences(20, seed=3))
+    model = root / "model"
+    result = CliRunner().invoke(app, ["train", "--data", str(corpus), "--model", str(model), "--epochs", "3",
+                                      "--embeddings", "none", "--hidden-size", "32", "--batch-size", "8",
+                                      "--lr", "0.01", "--device", "cpu", "--decoder", decoder])
+    assert result.exit_code == 0, result.output
+    return corpus, model, result.output

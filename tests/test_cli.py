@@ -18,29 +18,17 @@ runner = CliRunner()
 TEXT = "Ada Brandt met Tomas Wey in Velden on Monday.\r\n\r\nNorvik Bank said Lina Okoro will visit Port Arlo.\n"
 
 
-def train_small(root, decoder):
-    from conftest import make_sentences, write_conll
-
-    corpus = root / "corpus"
-    corpus.mkdir()
-    write_conll(corpus / "train.txt", make_sentences(80, seed=1), docstart=True)
-    write_conll(corpus / "valid.txt", make_sentences(20, seed=2))
-    write_conll(corpus / "test.txt", make_sentences(20, seed=3))
-    model = root / "model"
-    result = runner.invoke(app, ["train", "--data", str(corpus), "--model", str(model), "--epochs", "3",
-                                 "--embeddings", "none", "--hidden-size", "32", "--batch-size", "8",
-                                 "--lr", "0.01", "--device", "cpu", "--decoder", decoder])
-    assert result.exit_code == 0, result.output
-    return corpus, model, result.output
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
+    from conftest import train_small
+
     return train_small(tmp_path_factory.mktemp("cli"), "softmax")
 
 
 @pytest.fixture(scope="module")
 def trained_crf(tmp_path_factory):
+    from conftest import train_small
+
     return train_small(tmp_path_factory.mktemp("cli-crf"), "crf")
 
 
