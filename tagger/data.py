@@ -14,6 +14,10 @@ import datasets
 
 from tagger.errors import DataError
 
+# Each load_dataset("conll") would otherwise send a request to count a download, waiting up
+# to 3 s for it offline: reading a local file must not touch the network.
+datasets.config.HF_UPDATE_DOWNLOAD_COUNTS = False
+
 DEFAULT_SOURCE = "conll2003"
 LOCAL_COPY = Path("data/conll2003")
 HUB_COPY = "lhoestq/conll2003"
@@ -130,9 +134,9 @@ def tag_sequences(dataset: datasets.Dataset) -> list[list[str]]:
 
 
 def _column_count(path: Path) -> int:
-    with path.open("rb") as file:
-        for line_number, raw in enumerate(file, 1):
-            line = raw.decode("utf-8", errors="replace")
+    # Text mode, as the conll builder reads: \n, \r\n and \r all end a line.
+    with path.open(encoding="utf-8", errors="replace") as file:
+        for line_number, line in enumerate(file, 1):
             if line.strip() and not line.startswith(DOCSTART):
                 count = len(line.split())
                 if count < 2:
@@ -229,22 +233,21 @@ def _string_features() -> datasets.Features:
 
 
 def _with_tag_labels(dataset: datasets.Dataset) -> datasets.Dataset:
-    """IOB1 to IOB2 (BIOES is kept), then tags as a ClassLabel."""
+    """IOB1 to IOB2 (BIOES is kept), then tags as a ClassLabel.
+
+    Built in memory from the columns, which are read whole here anyway: a cast and a map
+    would each write a cache file and hash their function, the most of a small file's cost.
+    """
     tags = dataset["ner_tags"]
-    bioes = any(tag[0] in "ES" for sentence in tags for tag in sentence)
-    if not bioes:
+    if not any(tag[0] in "ES" for sentence in tags for tag in sentence):
         tags = [to_iob2(sentence) for sentence in tags]
     names = sorted({tag for sentence in tags for tag in sentence}, key=_tag_order)
     features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
                                   "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names))})
-
     label_ids = {name: label_id for label_id, name in enumerate(names)}
-
-    def encode(batch):
-        sentences = batch["ner_tags"] if bioes else [to_iob2(sentence) for sentence in batch["ner_tags"]]
-        return {"ner_tags": [[label_ids[tag] for tag in sentence] for sentence in sentences]}
-
-    return dataset.cast(_string_features()).map(encode, batched=True, features=features)
+    return datasets.Dataset.from_dict({"tokens": [list(map(str, sentence)) for sentence in dataset["tokens"]],
+                                       "ner_tags": [[label_ids[tag] for tag in sentence] for sentence in tags]},
+                                      features=features)
 
 
 def _tag_order(tag: str) -> tuple[str, str]:

@@ -3,6 +3,7 @@ its strict mode, beside it, counts only entities that are well formed in the tag
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -44,7 +45,9 @@ class Scores:
 def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> Scores:
     """Compare predicted tag sequences with gold ones, entity by entity."""
     gold, predicted = list(map(list, gold)), list(map(list, predicted))
-    report = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    with warnings.catch_warnings():  # numpy warns of averaging nothing when there are no entities
+        warnings.simplefilter("ignore", RuntimeWarning)
+        report = classification_report(gold, predicted, output_dict=True, zero_division=0)
     per_type = {name: _type_scores(values) for name, values in report.items() if not name.endswith(" avg")}
     overall = _type_scores(report["micro avg"])
     bioes = any(tag[:2] in ("E-", "S-") for sentence in gold + predicted for tag in sentence)

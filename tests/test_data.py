@@ -49,6 +49,16 @@ def test_bioes_is_kept(tmp_path):
     assert tag_sequences(load_split(str(path), "test")) == [["S-PER", "O", "B-LOC", "E-LOC"]]
 
 
+@pytest.mark.parametrize("line_end", ["\n", "\r\n", "\r"])
+def test_every_line_end_reads_the_same(tmp_path, line_end):
+    path = tmp_path / "f.txt"
+    path.write_bytes(line_end.join(["-DOCSTART- -X- O", "", "Ada NNP B-PER", "met VBD O", "", "Ivo NNP B-PER", ""])
+                     .encode())
+    split = load_split(str(path), "test")
+    assert split["tokens"] == [["Ada", "met"], ["Ivo"]]
+    assert tag_sequences(split) == [["B-PER", "O"], ["B-PER"]]
+
+
 def test_to_iob2_leaves_iob2_alone():
     tags = ["B-PER", "I-PER", "B-PER", "O", "B-LOC"]
     assert to_iob2(tags) == tags

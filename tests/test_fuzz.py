@@ -1,0 +1,132 @@
+"""The CoNLL reader on generated input: whatever the bytes, it returns exactly what the file
+says or a one-line error naming the file (and line), never a traceback or a silent misreading.
+
+The default suite tries 150 inputs per property; the tests marked `fuzz` try 10,000 byte
+strings and 2,000 round trips.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+
+import datasets
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tagger import data
+from tagger.errors import DataError
+
+SMALL, LARGE, LARGE_ROUND_TRIPS = 150, 10_000, 2_000
+TYPES = ["PER", "LOC", "ORG", "MISC"]
+
+# Tokens: any printable text without whitespace (which separates columns and lines).
+token = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1,
+                max_size=12).filter(lambda t: not any(c.isspace() for c in t) and not t.startswith("-DOCSTART-"))
+tag = st.one_of(st.just("O"), st.builds(lambda prefix, kind: f"{prefix}-{kind}", st.sampled_from("BI"),
+                                        st.sampled_from(TYPES)))
+sentences = st.lists(st.lists(st.tuples(token, tag), min_size=1, max_size=8), min_size=1, max_size=6)
+separators = st.sampled_from([" ", "\t"])
+# Bytes that look like CoNLL often enough to reach the deep checks, and noise.
+conll_like_line = st.one_of(
+    st.builds(lambda t, s, g: f"{t}{s}{g}", token, separators, tag),
+    st.builds(lambda t, s, g: f"{t}{s}NN{s}{g}", token, separators, tag),
+    st.sampled_from(["", " ", "-DOCSTART- -X- O", "a", "a b c d e", "x B-", "x I-per", "x\tO\t", "x O\ry O"]))
+conll_like = st.lists(conll_like_line, max_size=12).map(lambda lines: "\n".join(lines).encode())
+noise = st.one_of(st.binary(max_size=200), conll_like,
+                  st.builds(lambda text, raw: text + raw, conll_like, st.binary(max_size=8)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_datasets_cache():
+    """Every file read leaves a cache entry: keep the thousands of them out of the user's cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        previous, datasets.config.HF_DATASETS_CACHE = datasets.config.HF_DATASETS_CACHE, Path(cache)
+        datasets.disable_progress_bars()
+        datasets.logging.set_verbosity_error()
+        yield
+        datasets.config.HF_DATASETS_CACHE = previous
+
+
+def read(content: bytes) -> tuple[Path, list[list[str]], list[list[str]]] | tuple[Path, DataError]:
+    directory = Path(tempfile.mkdtemp())
+    path = directory / "sample.conll"
+    path.write_bytes(content)
+    try:
+        dataset = data.load_split(str(path), "test")
+    except DataError as error:
+        return path, error
+    return path, dataset["tokens"], data.tag_sequences(dataset)
+
+
+def expected_reading(content: bytes) -> tuple[list[list[str]], list[list[str]]]:
+    """What the file says, read independently: lines end at \\n, \\r\\n or \\r; first column
+    token, last column tag; blank lines end sentences; -DOCSTART- lines are skipped; IOB1 is
+    read as IOB2."""
+    tokens, tags, sentence = [], [], []
+    for line in io.TextIOWrapper(io.BytesIO(content), encoding="utf-8"):  # universal line ends
+        fields = line.split()
+        if line.startswith("-DOCSTART-"):
+            continue
+        if not fields:
+            if sentence:
+                tokens.append([t for t, _ in sentence])
+                tags.append(data.to_iob2([g for _, g in sentence]))
+                sentence = []
+            continue
+        sentence.append((fields[0], fields[-1]))
+    if sentence:
+        tokens.append([t for t, _ in sentence])
+        tags.append(data.to_iob2([g for _, g in sentence]))
+    return tokens, tags
+
+
+def check_any_bytes(content: bytes) -> None:
+    path, *result = read(content)
+    if isinstance(result[0], DataError):
+        message = str(result[0])
+        assert message.startswith(f"{path}:") and "\n" not in message, message
+        return
+    assert tuple(result) == expected_reading(content)
+
+
+def check_round_trip(written: list[list[tuple[str, str]]], separator: str) -> None:
+    text = "".join("".join(f"{t}{separator}{g}\n" for t, g in sentence) + "\n" for sentence in written)
+    path, *result = read(text.encode())
+    assert not isinstance(result[0], DataError), result[0]
+    tokens, tags = result
+    assert tokens == [[t for t, _ in sentence] for sentence in written]
+    assert tags == [data.to_iob2([g for _, g in sentence]) for sentence in written]
+
+
+QUICK = settings(max_examples=SMALL, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+THOROUGH = settings(max_examples=LARGE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+THOROUGH_ROUND_TRIPS = settings(THOROUGH, max_examples=LARGE_ROUND_TRIPS)
+
+
+@QUICK
+@given(noise)
+def test_any_bytes_parse_faithfully_or_fail_in_one_line(content):
+    check_any_bytes(content)
+
+
+@QUICK
+@given(sentences, separators)
+def test_sentences_written_out_read_back_identical(written, separator):
+    check_round_trip(written, separator)
+
+
+@pytest.mark.fuzz
+@THOROUGH
+@given(noise)
+def test_any_bytes_fuzzed_at_length(content):
+    check_any_bytes(content)
+
+
+@pytest.mark.fuzz
+@THOROUGH_ROUND_TRIPS
+@given(sentences, separators)
+def test_round_trip_fuzzed_at_length(written, separator):
+    check_round_trip(written, separator)
