@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -25,6 +26,7 @@ from tagger.model import BiLSTMTagger, ModelConfig
 FORMAT_VERSION = 1
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.pt"
 CHECKPOINT_FILE = "checkpoint.pt"  # an unfinished run's state; gone when the run ends
+LOAD_ATTEMPTS = 10  # a load that saw the directory being replaced is tried again
 
 
 @dataclass
@@ -132,8 +134,37 @@ def update_info(model_dir: Path, **fields) -> None:
 
 
 def load_model(model_dir: Path, device: torch.device | str = "cpu") -> SavedModel:
-    """Rebuild a saved model; every problem is an ArtifactError naming the file."""
+    """Rebuild a saved model; every problem is an ArtifactError naming the file.
+
+    A training run may swap in a new model directory while this reads: the files read can
+    then mix the two (the checksum tells), or the directory can be missing for an instant.
+    Reading again, once the swap is done, gets one model whole.
+    """
     model_dir = Path(model_dir)
+    for attempt in range(1, LOAD_ATTEMPTS + 1):
+        identity = _identity(model_dir)
+        try:
+            return _load_model(model_dir, device)
+        except ArtifactError:
+            swapped = _identity(model_dir) != identity or _save_in_progress(model_dir)
+            if attempt == LOAD_ATTEMPTS or not swapped:
+                raise
+            time.sleep(0.01 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _identity(model_dir: Path) -> int | None:
+    try:
+        return model_dir.stat().st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _save_in_progress(model_dir: Path) -> bool:
+    return any(model_dir.parent.glob(f".{model_dir.name}.old-*"))
+
+
+def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
     if not model_dir.is_dir():
         raise ArtifactError(f"{model_dir}: no model there; train one with `tagger train --model "
                             f"{model_dir}` or point --model at a model directory")

@@ -147,3 +147,41 @@ def test_vocabulary_of_another_model_is_refused(tmp_path):
     with pytest.raises(ArtifactError, match="vocab.json: 8 words, but the network in config.json has 7; the "
                                             "files come from different models"):
         load_model(tmp_path / "m")
+
+
+LOADER = """
+import hashlib, json, sys, time
+from tagger.artifact import load_model
+seen, deadline = [], time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    saved = load_model(sys.argv[1])
+    weights = b"".join(tensor.numpy().tobytes() for tensor in saved.model.state_dict().values())
+    seen.append([saved.info["version"], hashlib.sha256(weights).hexdigest()])
+print(json.dumps(seen))
+"""
+
+
+def test_readers_see_the_old_or_the_new_model_never_a_mix(tmp_path):
+    import hashlib
+    import subprocess
+    import sys
+    import time
+
+    models = {version: small_model(seed) for version, seed in (("a", 0), ("b", 1))}
+    digests = {version: hashlib.sha256(b"".join(t.numpy().tobytes() for t in model.state_dict().values())).hexdigest()
+               for version, (model, _) in models.items()}
+    save_model(tmp_path / "m", *models["a"], {"version": "a"})
+    readers = [subprocess.Popen([sys.executable, "-c", LOADER, str(tmp_path / "m"), "6"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    deadline, saves = time.time() + 8, 0
+    while time.time() < deadline:  # a run saving a new best model, far more often than once an epoch
+        version = "ab"[saves % 2]
+        save_model(tmp_path / "m", *models[version], {"version": version})
+        saves += 1
+        time.sleep(0.02)
+    for reader in readers:
+        output, errors = reader.communicate(timeout=60)
+        assert reader.returncode == 0, errors
+        seen = json.loads(output)
+        assert {version for version, _ in seen} == {"a", "b"}  # it read while the model changed
+        assert all(digest == digests[version] for version, digest in seen)
