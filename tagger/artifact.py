@@ -65,13 +65,12 @@ def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, info: dic
 
 
 def prepare_model_dir(model_dir: Path, overwrite: bool) -> None:
-    """Check that a new run may write to `model_dir`, and clear what a crashed save left beside it.
+    """Check that a new run may write to `model_dir`.
 
     A finished model is replaced only with `overwrite`, and only when the new run saves its
     first model; an unfinished run, or a directory that is not a model's, is never replaced.
     """
     model_dir = Path(model_dir)
-    _recover_interrupted_save(model_dir)
     if not model_dir.exists() or (model_dir.is_dir() and not any(model_dir.iterdir())):
         return
     if (model_dir / CHECKPOINT_FILE).is_file() and not overwrite:
@@ -260,9 +259,10 @@ def _write_json(path: Path, data: dict) -> None:
         os.fsync(file.fileno())
 
 
-def _recover_interrupted_save(model_dir: Path) -> None:
+def recover_interrupted_save(model_dir: Path) -> None:
     """Undo what a save cut short left beside `model_dir`: its staging directory, and the old
     model moved aside (put back if the new one never arrived)."""
+    model_dir = Path(model_dir)
     for leftover in model_dir.parent.glob(f".{model_dir.name}.tmp-*"):
         shutil.rmtree(leftover, ignore_errors=True)
     for leftover in model_dir.parent.glob(f".{model_dir.name}.old-*"):

@@ -12,8 +12,8 @@ import torch
 
 from tagger import data
 from tagger.device import resolve_device
-from tagger.artifact import (load_checkpoint, load_model, prepare_model_dir, remove_checkpoint,
-                             save_checkpoint, save_model, update_info)
+from tagger.artifact import (load_checkpoint, load_model, prepare_model_dir, recover_interrupted_save,
+                             remove_checkpoint, save_checkpoint, save_model, update_info)
 from tagger.embeddings import embedding_matrix, load_vectors
 from tagger.encoding import Encoder, Vocabulary, normalise_word
 from tagger.error_analysis import ErrorReport, analyse
@@ -101,6 +101,7 @@ def train(config: TrainConfig, source: str, model_dir: Path, resume: bool = Fals
     options and data it started with.
     """
     started = time.perf_counter()
+    recover_interrupted_save(model_dir)  # a crash mid-save may have left the run's directory aside
     checkpoint = _checkpoint_to_resume(model_dir) if resume else None
     if checkpoint is None:
         prepare_model_dir(model_dir, overwrite)

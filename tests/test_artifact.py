@@ -80,7 +80,7 @@ def test_debris_of_a_crashed_save_is_cleared_and_a_model_moved_aside_comes_back(
     (tmp_path / ".m.tmp-abc").mkdir()  # a crash while writing the new model
     (tmp_path / ".m.old-xyz").mkdir()  # ... and one after moving the old model aside
     (tmp_path / "m").rename(tmp_path / ".m.old-xyz" / "m")
-    artifact.prepare_model_dir(tmp_path / "m", overwrite=True)
+    artifact.recover_interrupted_save(tmp_path / "m")
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
     assert load_model(tmp_path / "m").info["version"] == "old"
 
