@@ -140,16 +140,15 @@ def load_model(model_dir: Path, device: torch.device | str = "cpu") -> SavedMode
     Reading again, once the swap is done, gets one model whole.
     """
     model_dir = Path(model_dir)
-    for attempt in range(1, LOAD_ATTEMPTS + 1):
+    for attempt in range(1, LOAD_ATTEMPTS):
         identity = _identity(model_dir)
         try:
             return _load_model(model_dir, device)
         except ArtifactError:
-            swapped = _identity(model_dir) != identity or _save_in_progress(model_dir)
-            if attempt == LOAD_ATTEMPTS or not swapped:
+            if _identity(model_dir) == identity and not _save_in_progress(model_dir):
                 raise
-            time.sleep(0.01 * attempt)
-    raise AssertionError("unreachable")
+        time.sleep(0.01 * attempt)
+    return _load_model(model_dir, device)
 
 
 def _identity(model_dir: Path) -> int | None:

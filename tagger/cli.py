@@ -87,7 +87,7 @@ def train(
     """Train a tagger and save the model with the best dev F1."""
     from rich.console import Console
 
-    from tagger.artifact import load_checkpoint
+    from tagger.artifact import CONFIG_FILE, load_checkpoint
     from tagger.render import show_training
     from tagger.training import TrainConfig, train as train_model
 
@@ -101,7 +101,7 @@ def train(
     except TaggerError as error:
         raise _fail(error) from None
     except KeyboardInterrupt:
-        saved = "its best model so far is kept there; " if (model / "config.json").is_file() else ""
+        saved = "its best model so far is kept there; " if (model / CONFIG_FILE).is_file() else ""
         if load_checkpoint(model) is not None:
             typer.echo(f"interrupted; {saved}continue with: tagger train --model {model} --resume", err=True)
         else:

@@ -103,17 +103,21 @@ class BiLSTMTagger(nn.Module):
         # Per token rather than per sentence, so one learning rate suits both decoders.
         return self.crf.nll(scores, batch.tag_ids, batch.lengths).sum() / batch.lengths.sum()
 
-    def decode(self, batch: Batch, constraints: Constraints) -> tuple[list[list[int]], list[list[float]]]:
-        """The best allowed tag ids of each sentence, and each chosen tag's probability: its
-        softmax probability, or for the CRF its marginal given the whole sentence."""
+    def decode(self, batch: Batch, constraints: Constraints,
+               with_probabilities: bool = True) -> tuple[list[list[int]], list[list[float]] | None]:
+        """The best allowed tag ids of each sentence, and (if asked: the CRF's take a second
+        pass) each chosen tag's probability: its softmax probability, or for the CRF its
+        marginal given the whole sentence."""
         scores = self(batch)
         allowed = constraints.penalties(scores.dtype)
         if self.crf is None:
             scores = scores.log_softmax(dim=-1)
-            paths, probabilities = viterbi(scores, batch.lengths, allowed), scores.exp()
+            paths = viterbi(scores, batch.lengths, allowed)
         else:
             paths = viterbi(scores, batch.lengths, allowed + self.crf.transitions())
-            probabilities = self.crf.marginals(scores, batch.lengths)
+        if not with_probabilities:
+            return paths, None
+        probabilities = scores.exp() if self.crf is None else self.crf.marginals(scores, batch.lengths)
         path_ids = torch.zeros(scores.shape[:2], dtype=torch.long)
         for row, path in enumerate(paths):
             path_ids[row, :len(path)] = torch.tensor(path)

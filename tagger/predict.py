@@ -82,12 +82,14 @@ def _tag_pending(tagger: Tagger, lines: list[Line], min_score: float) -> Iterato
 def tag_sentences(model: BiLSTMTagger, encoder: Encoder, sentences: Sequence[Sequence[str]],
                   device: torch.device) -> list[list[str]]:
     """One tag per token, for each sentence (an empty sentence gets no tags)."""
-    return [tags for tags, _ in score_sentences(model, encoder, sentences, device)]
+    return [tags for tags, _ in score_sentences(model, encoder, sentences, device, with_probabilities=False)]
 
 
 def score_sentences(model: BiLSTMTagger, encoder: Encoder, sentences: Sequence[Sequence[str]],
-                    device: torch.device, batch_size: int = 256) -> list[tuple[list[str], list[float]]]:
-    """For each sentence, one tag per token and the model's probability for that tag."""
+                    device: torch.device, batch_size: int = 256,
+                    with_probabilities: bool = True) -> list[tuple[list[str], list[float]]]:
+    """For each sentence, one tag per token and the model's probability for that tag (an
+    empty list without `with_probabilities`)."""
     pieces = [(index, list(sentence[start:start + MAX_SENTENCE_TOKENS]))
               for index, sentence in enumerate(sentences)
               for start in range(0, len(sentence), MAX_SENTENCE_TOKENS)]
@@ -99,8 +101,8 @@ def score_sentences(model: BiLSTMTagger, encoder: Encoder, sentences: Sequence[S
         numbers = order[first:first + batch_size]
         batch = encoder.encode([pieces[number][1] for number in numbers]).to(device)
         with torch.inference_mode():
-            paths, probabilities = model.decode(batch, constraints)
-        for number, path, path_probabilities in zip(numbers, paths, probabilities):
+            paths, probabilities = model.decode(batch, constraints, with_probabilities)
+        for number, path, path_probabilities in zip(numbers, paths, probabilities or [[]] * len(paths)):
             piece_results[number] = (path, path_probabilities)
     results: list[tuple[list[str], list[float]]] = [([], []) for _ in sentences]
     for (index, _), (path, path_probabilities) in zip(pieces, piece_results):
