@@ -190,7 +190,9 @@ def predict(
     from tagger.predict import Tagger, tag_lines
     from tagger.text import read_lines
     from tagger.device import resolve_device
+    from tagger.memory import keep_heap_flat
 
+    keep_heap_flat()  # a stream of any length runs in the memory of its first megabyte
     try:
         tagger = Tagger(model, resolve_device(device))
         with (input_file.open("rb") if input_file else sys.stdin.buffer) as stream:
