@@ -79,3 +79,14 @@ def test_bytes_that_are_not_utf8_are_refused_with_the_line(model):
     assert result.returncode == 2
     assert result.stderr.decode().strip() == "error: <stdin>:2: not UTF-8 text; convert the input to UTF-8 " \
                                             "(e.g. with iconv)"
+
+
+@pytest.mark.slow
+def test_a_50_mb_stream_runs_in_the_memory_of_a_1_mb_one(model):
+    from benchmarks.stream_memory import measure, text_block
+    from conftest import make_sentences
+
+    block = text_block([token for token, _ in sentence] for sentence in make_sentences(500, seed=4))
+    short = measure(model, block, 1)
+    long = measure(model, block, 50)
+    assert long.peak_rss_mb <= 1.5 * short.peak_rss_mb, (short, long)

@@ -1,6 +1,6 @@
 """Peak RSS of `tagger predict` on ever longer streams: memory must not grow with the input.
 
-    python tests/benchmarks/stream_memory.py --model models/conll2003 --megabytes 1 50 1000
+    python tests/benchmarks/stream_memory.py --model models/conll2003 --megabytes 1 50 1024
 
 The stream is a text's sentences, tokens joined by spaces, one sentence per line (by default
 the CoNLL-2003 test set), repeated to the size asked for. It is piped into predict as it is
@@ -54,8 +54,8 @@ def measure(model: Path, block: bytes, megabytes: float, tokenized: bool = False
                 print(f"  {written / MEGABYTE:,.0f} MB in {time.perf_counter() - started:,.0f} s, "
                       f"peak RSS so far {_peak_rss_so_far(predict.pid):,.0f} MB", flush=True)
                 next_report += report_every
-    _, status, usage = os.wait4(predict.pid, 0)
-    predict.returncode = os.waitstatus_to_exitcode(status)
+    _, status, usage = os.wait4(predict.pid, 0)  # wait4: this child's own peak RSS
+    predict.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait
     if predict.returncode != 0:
         raise RuntimeError(f"tagger predict exited with {predict.returncode}")
     return Run(written / MEGABYTE, time.perf_counter() - started, usage.ru_maxrss / 1024, words)
@@ -76,13 +76,13 @@ def conll_sentences(path: Path) -> list[list[str]]:
     """The first column of a CoNLL file, as sentences."""
     sentences, tokens = [], []
     for line in path.read_text(encoding="utf-8").splitlines():
-        word = line.split(" ", 1)[0]
-        if not line.strip() or word == "-DOCSTART-":
+        columns = line.split()
+        if not columns or columns[0] == "-DOCSTART-":
             if tokens:
                 sentences.append(tokens)
             tokens = []
         else:
-            tokens.append(word)
+            tokens.append(columns[0])
     return sentences + [tokens] if tokens else sentences
 
 
