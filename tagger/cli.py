@@ -192,7 +192,7 @@ def predict(
     from tagger.device import resolve_device
     from tagger.memory import keep_heap_flat
 
-    keep_heap_flat()  # a stream of any length runs in the memory of its first megabyte
+    keep_heap_flat()  # so memory does not grow with the length of the stream
     try:
         tagger = Tagger(model, resolve_device(device))
         with (input_file.open("rb") if input_file else sys.stdin.buffer) as stream:
