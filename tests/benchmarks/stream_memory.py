@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tagger.data import read_conll
+
 MEGABYTE = 1 << 20
 
 
@@ -72,20 +74,6 @@ def _peak_rss_so_far(pid: int) -> float:
     return float("nan")
 
 
-def conll_sentences(path: Path) -> list[list[str]]:
-    """The first column of a CoNLL file, as sentences."""
-    sentences, tokens = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        columns = line.split()
-        if not columns or columns[0] == "-DOCSTART-":
-            if tokens:
-                sentences.append(tokens)
-            tokens = []
-        else:
-            tokens.append(columns[0])
-    return sentences + [tokens] if tokens else sentences
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=Path("models/conll2003"))
@@ -96,7 +84,7 @@ def main() -> None:
                         "(lines already tokenised: no sentence splitter or word tokenizer)")
     parser.add_argument("--report-every", type=float, default=0.0, help="MB between progress lines")
     arguments = parser.parse_args()
-    block = text_block(conll_sentences(arguments.text))
+    block = text_block(read_conll(arguments.text)["tokens"])
     runs = []
     for megabytes in arguments.megabytes:
         run = measure(arguments.model, block, megabytes, arguments.tokenized, arguments.report_every)
