@@ -1,8 +1,9 @@
 """Raw text into sentences of Penn-Treebank-style tokens that keep their offsets in the input.
 
-syntok finds the sentences (it knows abbreviations such as "Mr." and "U.S."); NLTK's
-Treebank word tokenizer splits each one as CoNLL-2003 was split (`n't`, `'s`, hyphenated
-words kept whole), and gives spans, so every token is a slice of the input.
+One regular expression splits a line as CoNLL-2003 was split (`did n't`, `Ada 's`,
+`Anglo-Dutch` and `U.S.` whole, punctuation on its own); a sentence ends at a standalone
+`.`, `!` or `?` (with any closing quotes or brackets after it) that is not followed by a
+lower-case word. Every token is a slice of the input.
 """
 
 from __future__ import annotations
@@ -13,15 +14,38 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import syntok.segmenter
-from nltk.tokenize.destructive import NLTKWordTokenizer
-
 from tagger.errors import DataError
 
 WHITESPACE_TOKEN = re.compile(r"\S+")
 MAX_PIECE_BYTES = 1 << 16  # longer lines are read in pieces of at most this size, cut at a space
-_WORD_TOKENIZER = NLTKWordTokenizer()
 
+# Abbreviations that keep their period; a period after any other word is a token of its own.
+ABBREVIATIONS = (
+    "Mr Mrs Ms Dr Prof Sr Jr St Mt Ft Gen Col Lt Capt Cmdr Sgt Gov Sen Rep Rev Hon Pres Supt "
+    "Inc Corp Co Ltd Bros Cie Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec "
+    "Mon Tue Wed Thu Fri Sat Sun No Nos Vol Fig vs etc approx Ave Blvd Rd Ariz Calif Colo Conn "
+    "Fla Ga Ill Ind Kan Ky La Md Mass Mich Minn Miss Mo Mont Neb Nev Okla Ore Pa Tenn Tex Va "
+    "Vt Wash Wis Wyo"
+).split()
+CLITIC = r"(?:[sSdDmM]|re|RE|ve|VE|ll|LL)\b"
+SPLIT = r"\s()\[\]{}\"\u201c\u201d\u2018\u2019';:,!?.%"  # characters that end a word, except as below
+TOKEN = re.compile("|".join([
+    r"(?:[A-Za-z]\.){2,}(?![\w-])",  # initialisms: U.S., e.g.
+    r"(?:%s)\.(?!\w)" % "|".join(ABBREVIATIONS),
+    r"[A-Z]\.(?=\s+[A-Z])",  # an initial before a name: J. Smith
+    r"^\d{1,3}\.(?=\s)",  # a list's number at the start of a line: 1.
+    r"\w+(?=[nN]['\u2019][tT]\b)",  # did|n't
+    r"[nN]['\u2019][tT]\b",
+    rf"['\u2019]{CLITIC}",  # Ada|'s, they|'re
+    r"[$\u00a3\u20ac](?=\d)",  # $|5
+    # Anything else up to a space or a splitting character, which a word keeps only inside it
+    # ("3.5", "1,000", "http://x.org", O'Neill), or as the period of a final initial (Russian-U.S.).
+    rf"(?:[^{SPLIT}]|[.,:](?=[^{SPLIT}])|(?<=\w)['\u2019](?!{CLITIC})(?=\w))+(?:(?<=\.[A-Za-z])\.)?",
+    r"\.\.\.|[?!]+",
+    r"\S",
+]))
+SENTENCE_END = frozenset([".", "...", "?", "!"])
+CLOSING = frozenset(['"', "'", ")", "]", "}", "\u2019", "\u201d", "''"])
 
 @dataclass(frozen=True)
 class Sentence:
@@ -46,17 +70,25 @@ class Line:
 
 def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
     """Sentences of `text`, with token offsets shifted by `offset`."""
-    sentences = []
-    for paragraph in syntok.segmenter.analyze(text):
-        for syntok_sentence in paragraph:
-            words = [token for token in syntok_sentence if token.value]
-            if not words:
-                continue
-            begin, end = words[0].offset, words[-1].offset + len(words[-1].value)
-            spans = list(_WORD_TOKENIZER.span_tokenize(text[begin:end]))
-            sentences.append(Sentence([text[begin + start:begin + stop] for start, stop in spans],
-                                      [begin + start + offset for start, _ in spans]))
+    matches = list(TOKEN.finditer(text))
+    sentences, first = [], 0
+    for index, match in enumerate(matches):
+        token = match.group()
+        if token in SENTENCE_END or token[0] in "?!":
+            last = index
+            while last + 1 < len(matches) and matches[last + 1].group() in CLOSING:
+                last += 1
+            if last + 1 < len(matches) and matches[last + 1].group()[0].islower():
+                continue  # "e.g. this", "... and then": the sentence goes on
+            sentences.append(_sentence(matches[first:last + 1], offset))
+            first = last + 1
+    if first < len(matches):
+        sentences.append(_sentence(matches[first:], offset))
     return sentences
+
+
+def _sentence(matches: list[re.Match], offset: int) -> Sentence:
+    return Sentence([match.group() for match in matches], [match.start() + offset for match in matches])
 
 
 def split_tokenized(text: str, offset: int = 0) -> list[Sentence]:

@@ -16,6 +16,26 @@ def test_penn_treebank_tokens():
     assert second.tokens == ["Mr.", "Lund", "left", "for", "Anglo-Dutch", "talks", "."]
 
 
+@pytest.mark.parametrize("text, tokens", [
+    ("It cost $5.50 (about 5%), or 1,000 yen.", ["It", "cost", "$", "5.50", "(", "about", "5", "%", ")", ",",
+                                              "or", "1,000", "yen", "."]),
+    ("They're at the U.S.-based AT&T with O'Neill.", ["They", "'re", "at", "the", "U.S.-based", "AT&T", "with",
+                                                    "O'Neill", "."]),
+    ("She said 'no' -- twice...", ["She", "said", "'", "no", "'", "--", "twice", "..."]),
+    ("1. Jesper Ronnback (Sweden) 25.76 points", ["1.", "Jesper", "Ronnback", "(", "Sweden", ")", "25.76", "points"]),
+    ("See http://example.org/a.html now.", ["See", "http://example.org/a.html", "now", "."]),
+])
+def test_conll_style_tokens(text, tokens):
+    assert [token for sentence in split_sentences(text) for token in sentence.tokens] == tokens
+
+
+def test_sentences_end_at_end_marks_and_take_closing_quotes():
+    sentences = split_sentences('He said "stop." Then J. Smith left! Did he? Yes, e.g. later.')
+    assert [sentence.tokens for sentence in sentences] == [
+        ["He", "said", '"', "stop", ".", '"'], ["Then", "J.", "Smith", "left", "!"], ["Did", "he", "?"],
+        ["Yes", ",", "e.g.", "later", "."]]
+
+
 def test_offsets_index_the_whole_input_with_crlf():
     text = "Angela Merkel met Macron.\r\n\r\n\u00c9mile \"Zola\" wrote in Paris.\n"
     lines = list(read_lines(io.BytesIO(text.encode()), "<stdin>"))
