@@ -64,8 +64,9 @@ def _may_follow(previous: str, following: str, previous_opens: bool, following_c
     return not previous_opens
 
 
-def viterbi(scores: torch.Tensor, lengths: torch.Tensor, transitions: Transitions) -> list[list[int]]:
-    """Best tag ids per sentence; `scores` is (batch, seq, tags), e.g. log-probabilities."""
+def viterbi(scores: torch.Tensor, lengths: torch.Tensor, transitions: Transitions) -> torch.Tensor:
+    """Best tag ids per sentence, (batch, seq), 0 past each length; `scores` is (batch, seq, tags),
+    e.g. log-probabilities."""
     lengths = lengths.to(scores.device)
     score = scores[:, 0] + transitions.start  # (batch, tags)
     backpointers = []
@@ -75,13 +76,32 @@ def viterbi(scores: torch.Tensor, lengths: torch.Tensor, transitions: Transition
         active = (position < lengths)[:, None]
         score = torch.where(active, best + scores[:, position], score)
         backpointers.append(pointer)
-    score = score + transitions.end
-    last = score.argmax(dim=1).tolist()
-    pointers = torch.stack(backpointers, dim=1).tolist() if backpointers else []
-    paths = []
-    for row, length in enumerate(lengths.tolist()):
-        path = [last[row]]
-        for position in range(length - 1, 0, -1):
-            path.append(pointers[row][position - 1][path[-1]])
-        paths.append(path[::-1])
-    return paths
+    # Walk back from each sentence's own last token; positions past it stay 0.
+    tag = (score + transitions.end).argmax(dim=1)  # (batch,)
+    path = torch.zeros(scores.shape[:2], dtype=torch.long, device=scores.device)
+    for position in range(scores.shape[1] - 1, 0, -1):
+        inside = position < lengths
+        path[:, position] = torch.where(inside, tag, 0)
+        previous = backpointers[position - 1].gather(1, tag[:, None]).squeeze(1)
+        tag = torch.where(inside, previous, tag)
+    path[:, 0] = tag
+    return path
+
+
+def best_allowed(log_probs: torch.Tensor, lengths: torch.Tensor, constraints: Constraints) -> torch.Tensor:
+    """The constrained Viterbi path of per-token log-probabilities, (batch, seq), found fast.
+
+    With no transition scores, each token's own best tag is the optimum whenever the
+    sequence they make is allowed, as it nearly always is; only the other rows need Viterbi.
+    """
+    tags = log_probs.argmax(dim=-1)  # (batch, seq)
+    lengths = lengths.to(tags.device)
+    inside = torch.arange(tags.shape[1], device=tags.device)[None, :] < lengths[:, None]
+    last = tags.gather(1, (lengths - 1).clamp(min=0)[:, None]).squeeze(1)
+    pairs_allowed = constraints.transition[tags[:, :-1], tags[:, 1:]] | ~inside[:, 1:]
+    allowed = constraints.start[tags[:, 0]] & constraints.end[last] & pairs_allowed.all(dim=1)
+    tags = tags.masked_fill(~inside, 0)
+    if not allowed.all():
+        broken = ~allowed
+        tags[broken] = viterbi(log_probs[broken], lengths[broken], constraints.penalties(log_probs.dtype))
+    return tags

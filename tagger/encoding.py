@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -91,25 +92,35 @@ class Encoder:
     def encode(self, sentences: Sequence[Sequence[str]],
                tag_sequences: Sequence[Sequence[str]] | None = None) -> Batch:
         """Pad a batch of sentences (and their tags, for training) into tensors."""
+        # Ids go into flat int64 arrays that become tensors without a copy: building tensors from
+        # Python lists, row by row or nested, cost more than the model's own work on a batch.
         lengths = [len(sentence) for sentence in sentences]
         seq_len = max(lengths)
-        word_ids = torch.full((len(sentences), seq_len), PAD_ID, dtype=torch.long)
-        token_forms = torch.zeros((len(sentences), seq_len), dtype=torch.long)
-        forms: dict[str, int] = {}
-        for row, sentence in enumerate(sentences):
-            word_ids[row, :len(sentence)] = torch.tensor([self.words.id(normalise_word(t)) for t in sentence])
-            token_forms[row, :len(sentence)] = torch.tensor([forms.setdefault(t, len(forms)) for t in sentence])
-        char_len = min(MAX_WORD_CHARS, max(len(form) for form in forms))
-        char_ids = torch.full((len(forms), char_len), PAD_ID, dtype=torch.long)
-        for form, row in forms.items():
-            ids = [self.chars.id(char) for char in form[:char_len]]
-            char_ids[row, :len(ids)] = torch.tensor(ids)
+        forms: dict[str, int] = {}  # each distinct token once: the char model runs once per form
+        sentence_forms = [[forms.setdefault(token, len(forms)) for token in sentence] for sentence in sentences]
+        word_id, char_id = self.words.ids.get, self.chars.ids.get
+        form_words = [word_id(normalise_word(form), UNK_ID) for form in forms]
+        word_ids, token_forms = array("q"), array("q")
+        for row in sentence_forms:
+            padding = [PAD_ID] * (seq_len - len(row))
+            token_forms.extend(row)
+            token_forms.extend(padding)
+            word_ids.extend([form_words[form] for form in row])
+            word_ids.extend(padding)
+        char_len = min(MAX_WORD_CHARS, max(map(len, forms)))
+        char_ids = array("q")
+        for form in forms:
+            char_ids.extend([char_id(char, UNK_ID) for char in form[:char_len]])
+            char_ids.extend([PAD_ID] * (char_len - len(form)))
         tag_ids = None
         if tag_sequences is not None:
-            tag_ids = torch.full((len(sentences), seq_len), PAD_TAG_ID, dtype=torch.long)
-            for row, tags in enumerate(tag_sequences):
-                tag_ids[row, :len(tags)] = torch.tensor([self.tags.id(tag) for tag in tags])
-        return Batch(word_ids, token_forms, char_ids, torch.tensor(lengths), tag_ids)
+            tag_id, flat_tags = self.tags.id, array("q")
+            for tags in tag_sequences:
+                flat_tags.extend([tag_id(tag) for tag in tags])
+                flat_tags.extend([PAD_TAG_ID] * (seq_len - len(tags)))
+            tag_ids = _matrix(flat_tags, seq_len)
+        return Batch(_matrix(word_ids, seq_len), _matrix(token_forms, seq_len), _matrix(char_ids, char_len),
+                     torch.tensor(lengths), tag_ids)
 
     def decode(self, tag_ids: Sequence[int]) -> list[str]:
         return [self.tags.items[i] for i in tag_ids]
@@ -120,3 +131,8 @@ class Encoder:
     @classmethod
     def from_dict(cls, data: dict) -> Encoder:
         return cls(*(Vocabulary.from_dict(data[key]) for key in ("words", "chars", "tags")))
+
+
+def _matrix(ids: array, width: int) -> torch.Tensor:
+    """(rows, width) int64 tensor over the array's memory."""
+    return torch.frombuffer(ids, dtype=torch.int64).view(-1, width)

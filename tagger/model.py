@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tagger.crf import Crf
-from tagger.decoding import Constraints, viterbi
+from tagger.decoding import Constraints, best_allowed, viterbi
 from tagger.encoding import PAD_ID, PAD_TAG_ID, UNK_ID, Batch
 
 DECODERS = ("softmax", "crf")
@@ -109,17 +109,15 @@ class BiLSTMTagger(nn.Module):
         pass) each chosen tag's probability: its softmax probability, or for the CRF its
         marginal given the whole sentence."""
         scores = self(batch)
-        allowed = constraints.penalties(scores.dtype)
         if self.crf is None:
             scores = scores.log_softmax(dim=-1)
-            paths = viterbi(scores, batch.lengths, allowed)
+            tag_ids = best_allowed(scores, batch.lengths, constraints)
         else:
-            paths = viterbi(scores, batch.lengths, allowed + self.crf.transitions())
+            tag_ids = viterbi(scores, batch.lengths, constraints.penalties(scores.dtype) + self.crf.transitions())
+        lengths = batch.lengths.tolist()
+        paths = [row[:length] for row, length in zip(tag_ids.tolist(), lengths)]
         if not with_probabilities:
             return paths, None
         probabilities = scores.exp() if self.crf is None else self.crf.marginals(scores, batch.lengths)
-        path_ids = torch.zeros(scores.shape[:2], dtype=torch.long)
-        for row, path in enumerate(paths):
-            path_ids[row, :len(path)] = torch.tensor(path)
-        chosen = probabilities.gather(2, path_ids.to(scores.device)[..., None]).squeeze(2).tolist()
-        return paths, [row[:len(path)] for row, path in zip(chosen, paths)]
+        chosen = probabilities.gather(2, tag_ids[..., None]).squeeze(2).tolist()
+        return paths, [row[:length] for row, length in zip(chosen, lengths)]

@@ -8,7 +8,7 @@ import itertools
 import torch
 
 from tagger.crf import Crf, log_partition
-from tagger.decoding import Constraints, viterbi
+from tagger.decoding import Constraints, best_allowed, viterbi
 from tagger.entities import entities
 
 IOB2 = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
@@ -36,13 +36,28 @@ def test_matches_brute_force_on_padded_batches():
         lengths = torch.tensor([4, 3, 1, 2, 4, 3])
         paths = viterbi(log_probs, lengths, constraints.penalties())
         for row, length in enumerate(lengths.tolist()):
-            assert paths[row] == brute_force(log_probs[row, :length], constraints)
+            assert paths[row, :length].tolist() == brute_force(log_probs[row, :length], constraints)
+            assert paths[row, length:].eq(0).all()
+
+
+def test_fast_path_finds_the_viterbi_path_whether_or_not_the_argmax_is_allowed():
+    torch.manual_seed(3)
+    for tags in (IOB2, BIOES):
+        constraints = Constraints.for_tags(tags)
+        # Even rows lean to O (their argmax is allowed), odd rows are random (it mostly is not).
+        scores = torch.randn(64, 7, len(tags))
+        scores[::2, :, 0] += 10.0
+        log_probs = scores.log_softmax(-1)
+        lengths = torch.randint(1, 8, (64,))
+        fast = best_allowed(log_probs, lengths, constraints)
+        assert torch.equal(fast, viterbi(log_probs, lengths, constraints.penalties()))
 
 
 def test_forbids_inside_after_outside():
     # Per-token argmax would be O I-PER; the valid best is O B-PER or O O.
     log_probs = torch.log(torch.tensor([[[0.9, 0.02, 0.02, 0.03, 0.03], [0.05, 0.3, 0.55, 0.05, 0.05]]]))
-    assert viterbi(log_probs, torch.tensor([2]), Constraints.for_tags(IOB2).penalties()) == [[0, 1]]
+    assert viterbi(log_probs, torch.tensor([2]), Constraints.for_tags(IOB2).penalties()).tolist() == [[0, 1]]
+    assert best_allowed(log_probs, torch.tensor([2]), Constraints.for_tags(IOB2)).tolist() == [[0, 1]]
 
 
 def all_paths(emissions, transitions):
@@ -82,7 +97,7 @@ def test_crf_sums_marginals_and_best_paths_match_enumeration():
         for (path, _), probability in zip(paths, (scores - scores.logsumexp(0)).exp()):
             expected[torch.arange(length), list(path)] += probability
         assert torch.allclose(marginals[row, :length], expected, atol=1e-5)
-        assert tuple(best[row]) == paths[int(scores.argmax())][0]
+        assert tuple(best[row, :length].tolist()) == paths[int(scores.argmax())][0]
         gold_score = dict(paths)[tuple(gold[row, :length].tolist())]
         assert torch.allclose(nll[row], scores.logsumexp(0) - gold_score, atol=1e-5)
 
@@ -95,7 +110,7 @@ def test_crf_decoding_keeps_to_the_scheme():
         constraints = Constraints.for_tags(IOB2)
         emissions = torch.randn(3, 4, len(IOB2))
         paths = viterbi(emissions, torch.tensor([4, 4, 2]), constraints.penalties() + crf.transitions())
-    for path in paths:
+    for path in (row[:length] for row, length in zip(paths.tolist(), [4, 4, 2])):
         assert constraints.start[path[0]] and constraints.end[path[-1]]
         assert all(constraints.transition[a, b] for a, b in zip(path, path[1:]))
 
