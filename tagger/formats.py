@@ -15,13 +15,16 @@ def format_conll(line: Line, tagged: list[Tagged]) -> Iterator[str]:
         yield "".join(f"{token}\t{tag}\n" for token, tag in zip(sentence.tokens, sentence_tagged.tags)) + "\n"
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps builds a new encoder per call for non-default options
+
+
 def format_jsonl(line: Line, tagged: list[Tagged]) -> Iterator[str]:
     """One JSON object per sentence; entity offsets index the whole input."""
     for sentence, sentence_tagged in zip(line.sentences, tagged):
         start, end = sentence.starts[0], sentence.ends[-1]
         record = {"text": line.text[start - line.start:end - line.start], "tokens": sentence.tokens,
                   "tags": sentence_tagged.tags, "entities": _entity_spans(line, sentence, sentence_tagged)}
-        yield json.dumps(record, ensure_ascii=False) + "\n"
+        yield _JSON.encode(record) + "\n"
 
 
 def format_inline(line: Line, tagged: list[Tagged]) -> Iterator[str]:

@@ -90,7 +90,8 @@ def score_sentences(model: BiLSTMTagger, encoder: Encoder, sentences: Sequence[S
                     with_probabilities: bool = True) -> list[tuple[list[str], list[float]]]:
     """For each sentence, one tag per token and the model's probability for that tag (an
     empty list without `with_probabilities`)."""
-    pieces = [(index, list(sentence[start:start + MAX_SENTENCE_TOKENS]))
+    pieces = [(index, sentence if len(sentence) <= MAX_SENTENCE_TOKENS
+               else sentence[start:start + MAX_SENTENCE_TOKENS])  # most sentences go uncopied
               for index, sentence in enumerate(sentences)
               for start in range(0, len(sentence), MAX_SENTENCE_TOKENS)]
     piece_results: list[tuple[list[int], list[float]]] = [([], []) for _ in pieces]

@@ -12,6 +12,7 @@ import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import BinaryIO
 
 from tagger.errors import DataError
@@ -54,7 +55,7 @@ class Sentence:
     tokens: list[str]
     starts: list[int]
 
-    @property
+    @cached_property
     def ends(self) -> list[int]:
         return [start + len(token) for start, token in zip(self.starts, self.tokens)]
 
@@ -71,24 +72,21 @@ class Line:
 def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
     """Sentences of `text`, with token offsets shifted by `offset`."""
     matches = list(TOKEN.finditer(text))
+    tokens = [match.group() for match in matches]
+    starts = [match.start() + offset for match in matches]
     sentences, first = [], 0
-    for index, match in enumerate(matches):
-        token = match.group()
+    for index, token in enumerate(tokens):
         if token in SENTENCE_END or token[0] in "?!":
             last = index
-            while last + 1 < len(matches) and matches[last + 1].group() in CLOSING:
+            while last + 1 < len(tokens) and tokens[last + 1] in CLOSING:
                 last += 1
-            if last + 1 < len(matches) and matches[last + 1].group()[0].islower():
+            if last + 1 < len(tokens) and tokens[last + 1][0].islower():
                 continue  # "e.g. this", "... and then": the sentence goes on
-            sentences.append(_sentence(matches[first:last + 1], offset))
+            sentences.append(Sentence(tokens[first:last + 1], starts[first:last + 1]))
             first = last + 1
-    if first < len(matches):
-        sentences.append(_sentence(matches[first:], offset))
+    if first < len(tokens):
+        sentences.append(Sentence(tokens[first:], starts[first:]))
     return sentences
-
-
-def _sentence(matches: list[re.Match], offset: int) -> Sentence:
-    return Sentence([match.group() for match in matches], [match.start() + offset for match in matches])
 
 
 def split_tokenized(text: str, offset: int = 0) -> list[Sentence]:
