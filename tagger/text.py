@@ -21,18 +21,19 @@ WHITESPACE_TOKEN = re.compile(r"\S+")
 MAX_PIECE_BYTES = 1 << 16  # longer lines are read in pieces of at most this size, cut at a space
 
 # Abbreviations that keep their period; a period after any other word is a token of its own.
+# Ones that are also words ("No", "Sun", "Mass") keep it only before a number: No. 5, Vol. 3.
 ABBREVIATIONS = (
     "Mr Mrs Ms Dr Prof Sr Jr St Mt Ft Gen Col Lt Capt Cmdr Sgt Gov Sen Rep Rev Hon Pres Supt "
-    "Inc Corp Co Ltd Bros Cie Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec "
-    "Mon Tue Wed Thu Fri Sat Sun No Nos Vol Fig vs etc approx Ave Blvd Rd Ariz Calif Colo Conn "
-    "Fla Ga Ill Ind Kan Ky La Md Mass Mich Minn Miss Mo Mont Neb Nev Okla Ore Pa Tenn Tex Va "
-    "Vt Wash Wis Wyo"
+    "Inc Corp Co Ltd Bros Cie Jan Feb Apr Aug Sep Sept Oct Nov Dec Tue Thu Fri vs etc approx "
+    "Ave Blvd Rd Ariz Calif Colo Conn Fla Kan Ky Md Mich Minn Neb Nev Okla Ore Tenn Tex Vt Wis Wyo"
 ).split()
+WORD_ABBREVIATIONS = "No Nos Vol Fig Mar Jun Jul Mon Sat Sun Ga Ill Ind La Mass Miss Mo Mont Pa Va Wash".split()
 CLITIC = r"(?:[sSdDmM]|re|RE|ve|VE|ll|LL)\b"
 SPLIT = r"\s()\[\]{}\"\u201c\u201d\u2018\u2019';:,!?.%"  # characters that end a word, except as below
 TOKEN = re.compile("|".join([
     r"(?:[A-Za-z]\.){2,}(?![\w-])",  # initialisms: U.S., e.g.
     r"(?:%s)\.(?!\w)" % "|".join(ABBREVIATIONS),
+    r"(?:%s)\.(?=\s+\d)" % "|".join(WORD_ABBREVIATIONS),
     r"[A-Z]\.(?=\s+[A-Z])",  # an initial before a name: J. Smith
     r"^\d{1,3}\.(?=\s)",  # a list's number at the start of a line: 1.
     r"\w+(?=[nN]['\u2019][tT]\b)",  # did|n't

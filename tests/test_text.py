@@ -34,6 +34,9 @@ def test_sentences_end_at_end_marks_and_take_closing_quotes():
     assert [sentence.tokens for sentence in sentences] == [
         ["He", "said", '"', "stop", ".", '"'], ["Then", "J.", "Smith", "left", "!"], ["Did", "he", "?"],
         ["Yes", ",", "e.g.", "later", "."]]
+    sentences = split_sentences("He said No. Then Mr. Lund read No. 5 aloud.")
+    assert [sentence.tokens for sentence in sentences] == [["He", "said", "No", "."],
+                                                           ["Then", "Mr.", "Lund", "read", "No.", "5", "aloud", "."]]
 
 
 def test_offsets_index_the_whole_input_with_crlf():
