@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import random
@@ -365,13 +366,10 @@ def main(argv: Sequence[str] | None = None) -> Report:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     arguments = parser.parse_args(argv)
-    spacy_work = None
-    if not arguments.no_spacy:
-        try:
-            import spacy  # noqa: F401
-            spacy_work = arguments.spacy_dir
-        except ImportError:
-            print("spaCy is not installed (pip install -e '.[bench]'): measuring tagger alone", file=sys.stderr)
+    spacy_work = None if arguments.no_spacy else arguments.spacy_dir
+    if spacy_work is not None and importlib.util.find_spec("spacy") is None:
+        print("spaCy is not installed (pip install -e '.[bench]'): measuring tagger alone", file=sys.stderr)
+        spacy_work = None
     with tempfile.TemporaryDirectory() as work:
         try:
             report = measure(arguments.model, arguments.data, spacy_work, arguments.runs, arguments.repeat,
