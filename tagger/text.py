@@ -46,8 +46,8 @@ TOKEN = re.compile("|".join([
     r"\.\.\.|[?!]+",
     r"\S",
 ]))
-SENTENCE_END = frozenset([".", "...", "?", "!"])
-CLOSING = frozenset(['"', "'", ")", "]", "}", "\u2019", "\u201d", "''"])
+SENTENCE_END = frozenset([".", "..."])  # and any run of ? and !
+CLOSING = frozenset(['"', "'", ")", "]", "}", "\u2019", "\u201d"])
 
 @dataclass(frozen=True)
 class Sentence:

@@ -219,7 +219,7 @@ class TrainingState:
 
     @classmethod
     def start(cls, model: BiLSTMTagger, config: TrainConfig) -> TrainingState:
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel per step: ~15% faster
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel per step: ~10% faster
         schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
         return cls(model, optimizer, schedule, random.Random(config.seed), Position())
 
