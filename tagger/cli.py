@@ -25,12 +25,19 @@ app = typer.Typer(help="Train, evaluate and run a Bi-LSTM named-entity tagger on
 
 DEFAULT_MODEL = Path("models/conll2003")
 ModelOption = Annotated[Path, typer.Option("--model", help="Model directory.", rich_help_panel="Model")]
-DeviceOption = Annotated[str, typer.Option(help="auto, cpu or cuda (auto: cuda when there is a GPU).")]
+DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (auto: the first GPU if there is "
+                                                "one, else the CPU).")]
 
 
 class Decoder(str, Enum):
     softmax = "softmax"
     crf = "crf"
+
+
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
 
 
 class OutputFormat(str, Enum):
@@ -83,43 +90,69 @@ def train(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the model (or unfinished run) in "
                                             "--model.", rich_help_panel="Training")] = False,
     device: DeviceOption = "auto",
+    precision: Annotated[Precision, typer.Option(help="On CUDA, bf16 or fp16 train in mixed precision "
+                                                 "(autocast); fp32 everywhere else.")] = Precision.fp32,
+    timeout: Annotated[float, typer.Option(min=1, help="With several processes (torchrun): seconds each waits "
+                                           "for the others before it stops with an error.")] = 600,
 ) -> None:
-    """Train a tagger and save the model with the best dev F1."""
+    """Train a tagger and save the model with the best dev F1.
+
+    On several processes or machines: torchrun --nproc-per-node N -m tagger train ...
+    """
     from rich.console import Console
 
     from tagger.artifact import CONFIG_FILE, load_checkpoint
+    from tagger.distributed import FailedElsewhere, Group
     from tagger.render import show_training
     from tagger.training import TrainConfig, train as train_model
 
     _quiet_datasets()
     config = TrainConfig(epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, lr_decay=lr_decay, seed=seed,
                          embeddings=embeddings, decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
-                         word_dropout=word_dropout, device=device)
+                         word_dropout=word_dropout, device=device, precision=precision.value, timeout=timeout)
     console = Console()
     try:
-        show_training(_stop_on_interrupt(train_model(config, data, model, resume, overwrite)), console)
+        group = Group.from_environment()
+    except TaggerError as error:
+        raise _fail(error) from None
+    try:
+        records = _stop_on_interrupt(train_model(config, data, model, resume, overwrite))
+        if group.is_main:
+            show_training(records, console)
+        else:  # the main process shows the run
+            for _ in records:
+                pass
+    except FailedElsewhere:
+        raise typer.Exit(2) from None
     except TaggerError as error:
         raise _fail(error) from None
     except KeyboardInterrupt:
+        if not group.is_main:
+            raise typer.Exit(130) from None
         saved = "its best model so far is kept there; " if (model / CONFIG_FILE).is_file() else ""
+        command = "tagger train" if group.size == 1 else "torchrun ... -m tagger train"
         if load_checkpoint(model) is not None:
-            typer.echo(f"interrupted; {saved}continue with: tagger train --model {model} --resume", err=True)
+            typer.echo(f"interrupted; {saved}continue with: {command} --model {model} --resume", err=True)
         else:
             typer.echo(f"interrupted before the first checkpoint; {saved}nothing to resume", err=True)
         raise typer.Exit(130) from None
-    console.print(f"Model saved to {model}/; tag text with: tagger predict --model {model} < file.txt")
+    if group.is_main:
+        console.print(f"Model saved to {model}/; tag text with: tagger predict --model {model} < file.txt")
 
 
 def _stop_on_interrupt(records: Generator) -> Iterator:
-    """Pass training records through; on Ctrl-C, stop once the current step is done (closing the
-    run, which then saves a checkpoint) and raise KeyboardInterrupt. A second Ctrl-C stops at once."""
+    """Pass training records through; on Ctrl-C or SIGTERM (a scheduler's or torchrun's stop), stop
+    once the current step is done (closing the run, which then saves a checkpoint) and raise
+    KeyboardInterrupt. A second signal stops at once."""
     interrupted = threading.Event()
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
 
     def on_interrupt(signum, frame):
         interrupted.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for stop_signal in stop_signals:
+            signal.signal(stop_signal, signal.default_int_handler)
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    previous = {stop_signal: signal.signal(stop_signal, on_interrupt) for stop_signal in stop_signals}
     try:
         for record in records:
             yield record
@@ -127,7 +160,8 @@ def _stop_on_interrupt(records: Generator) -> Iterator:
                 records.close()
                 raise KeyboardInterrupt
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for stop_signal, handler in previous.items():
+            signal.signal(stop_signal, handler)
 
 
 @app.command("eval")

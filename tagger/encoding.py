@@ -66,9 +66,15 @@ class Batch:
     tag_ids: torch.Tensor | None  # (batch, seq), PAD_TAG_ID on padding
 
     def to(self, device: torch.device) -> Batch:
-        return Batch(self.word_ids.to(device), self.token_forms.to(device), self.char_ids.to(device),
-                     self.lengths, None if self.tag_ids is None else self.tag_ids.to(device))
+        if device.type != "cuda":
+            return Batch(self.word_ids.to(device), self.token_forms.to(device), self.char_ids.to(device),
+                         self.lengths, None if self.tag_ids is None else self.tag_ids.to(device))
 
+        def copy(tensor: torch.Tensor) -> torch.Tensor:  # from pinned memory the copy overlaps the GPU's work
+            return tensor.pin_memory().to(device, non_blocking=True)
+
+        return Batch(copy(self.word_ids), copy(self.token_forms), copy(self.char_ids), self.lengths,
+                     None if self.tag_ids is None else copy(self.tag_ids))
 
 
 @dataclass

@@ -69,12 +69,13 @@ def _prepared_summary(prepared: Prepared) -> str:
         else f"{prepared.dev_sentences:,} dev"
     coverage = "" if prepared.pretrained_coverage is None \
         else f"; pretrained vectors cover {prepared.pretrained_coverage:.1%} of training tokens"
+    processes = "" if prepared.processes == 1 else f" in {prepared.processes} processes, each a share of every batch"
     resumed = "" if prepared.resumed_at is None else \
         f"\nResuming the run at epoch {prepared.resumed_at[0]} ({prepared.resumed_at[1]:,} steps of it done)"
     return (f"Data: {prepared.train_sentences:,} train sentences ({prepared.train_tokens:,} tokens), {dev}, "
             f"{prepared.test_sentences:,} test; tags: {' '.join(prepared.tags)}\n"
             f"Model: {prepared.parameters:,} parameters, {prepared.words:,} words{coverage}; "
-            f"training on {prepared.device}{resumed}")
+            f"training on {prepared.device}{processes}{resumed}")
 
 
 def scores_table(scores: Scores, title: str) -> Table:

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 import random
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
-from tagger import data
+from tagger import data, distributed
 from tagger.device import resolve_device
 from tagger.artifact import (load_checkpoint, load_model, prepare_model_dir, recover_interrupted_save,
                              remove_checkpoint, save_checkpoint, save_model, update_info)
 from tagger.embeddings import embedding_matrix, load_vectors
 from tagger.encoding import Encoder, Vocabulary, normalise_word
 from tagger.error_analysis import ErrorReport, analyse
-from tagger.errors import ArtifactError, DataError
+from tagger.errors import ArtifactError, DataError, TaggerError
 from tagger.metrics import Scores, score
 from tagger.model import BiLSTMTagger, ModelConfig
 from tagger.predict import tag_sentences
@@ -45,6 +46,17 @@ class TrainConfig:
     pretrained_words: int = 400_000  # most frequent pretrained words kept for text unseen in training
     dev_fraction: float = 0.1  # of train held out when the data has no dev split
     device: str = "auto"
+    precision: str = "fp32"  # on CUDA also bf16 or fp16: mixed precision (autocast)
+    timeout: float = 600.0  # seconds a process waits for the others before giving up on them
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise TaggerError(f"--precision {self.precision}: use one of {', '.join(PRECISIONS)}")
+
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# How to run, not what to train: on --resume these come from the command, the rest from the checkpoint.
+RUNTIME_OPTIONS = ("device", "precision", "timeout")
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,7 @@ class Prepared:
     pretrained_coverage: float | None  # share of training tokens with a pretrained vector
     parameters: int
     device: str
+    processes: int
     resumed_at: tuple[int, int] | None = None  # (epoch, steps of it done) when resuming
 
 
@@ -70,7 +83,7 @@ class Step:
     step: int
     steps: int
     loss: float
-    tokens: int
+    tokens: int  # in the whole batch, across processes
 
 
 @dataclass(frozen=True)
@@ -99,15 +112,98 @@ def train(config: TrainConfig, source: str, model_dir: Path, resume: bool = Fals
     A checkpoint in `model_dir` after every epoch, and when the caller closes this generator
     (say on Ctrl-C), lets `resume=True` continue exactly where the run stopped, with the
     options and data it started with.
+
+    Started by torchrun as several processes, each trains its share of every batch
+    (DistributedDataParallel); the main process alone reads and writes `model_dir`.
     """
+    group = distributed.Group.from_environment()
+    device = group.device(config.device)
+    if device.type == "cpu" and config.precision != "fp32":
+        raise TaggerError(f"--precision {config.precision}: mixed precision is for CUDA GPUs; "
+                          "train on the CPU with --precision fp32")
+    with distributed.joined(group, device, config.timeout):
+        yield from _train(config, source, Path(model_dir), resume, overwrite, group, device)
+
+
+def _train(config: TrainConfig, source: str, model_dir: Path, resume: bool, overwrite: bool,
+           group: distributed.Group, device: torch.device) -> Iterator[Prepared | Step | Epoch | Finished]:
     started = time.perf_counter()
-    recover_interrupted_save(model_dir)  # a crash mid-save may have left the run's directory aside
-    checkpoint = _checkpoint_to_resume(model_dir) if resume else None
-    if checkpoint is None:
-        prepare_model_dir(model_dir, overwrite)
-    else:
-        config, source = TrainConfig(**checkpoint["config"]), checkpoint["data"]
-    device = resolve_device(config.device)
+    checkpoint, failure = None, None
+    if group.is_main:
+        try:
+            recover_interrupted_save(model_dir)  # a crash mid-save may have left the run's directory aside
+            checkpoint = _checkpoint_to_resume(model_dir) if resume else None
+            if checkpoint is None:
+                prepare_model_dir(model_dir, overwrite)
+        except TaggerError as error:
+            failure = error
+    distributed.raise_first_failure(group, failure)
+    checkpoint = distributed.share(group, checkpoint)  # every process resumes from the main one's
+    if checkpoint is not None:
+        runtime = {name: getattr(config, name) for name in RUNTIME_OPTIONS}
+        config, source = replace(TrainConfig(**checkpoint["config"]), **runtime), checkpoint["data"]
+
+    failure = None
+    try:
+        corpus, train_data, dev_data, held_out = _load_data(config, source, group)
+        torch.manual_seed(config.seed)
+        model, encoder, coverage = build_model(config, train_data[0], data.tag_names(corpus["train"]))
+    except TaggerError as error:
+        failure = error
+    distributed.raise_first_failure(group, failure)
+    model.to(device)
+    state = TrainingState.start(model, config, group)
+    if checkpoint is not None:
+        state.restore(checkpoint, device)
+    resumed_at = (state.position.epoch, state.position.step) if checkpoint is not None else None
+    yield Prepared(len(train_data[0]), sum(map(len, train_data[0])), len(dev_data[0]), held_out,
+                   len(corpus["test"]) if "test" in corpus else 0, encoder.tags.items, len(encoder.words),
+                   coverage, sum(p.numel() for p in model.parameters()), str(device), group.size, resumed_at)
+
+    info = {"training": {**asdict(config), "device": str(device), "processes": group.size}, "data": source}
+    records = fit(state, encoder, train_data, dev_data, config, device, group)
+    try:
+        for record in records:
+            if isinstance(record, Epoch) and group.is_main:
+                if record.is_best:
+                    save_model(model_dir, model, encoder, {**info, "best_epoch": record.epoch,
+                                                           "dev": record.dev.to_dict()})
+                save_checkpoint(model_dir, state.checkpoint(config, source))
+            yield record
+    except GeneratorExit:  # the caller stops the run between two steps: keep its place
+        if group.is_main:
+            save_checkpoint(model_dir, state.checkpoint(config, source))
+        raise
+    except RuntimeError as error:
+        if not distributed.lost_peers(group, error):
+            raise
+        # A collective fails before the optimiser's step: the state is still the last step's, whole.
+        if group.is_main:
+            save_checkpoint(model_dir, state.checkpoint(config, source))
+            kept = f"the run is saved at epoch {state.position.epoch}, step {state.position.step}"
+        else:
+            kept = f"process 0 keeps the run's checkpoint in {model_dir}"
+        raise distributed.PeerError(f"process {group.rank}: lost the other training processes "
+                                    f"({distributed.first_line(error)}); {kept}; start all the processes "
+                                    "again with --resume to continue") from None
+
+    position = state.position
+    test_scores = None
+    if "test" in corpus and group.is_main:
+        saved = load_model(model_dir, device)
+        test_scores = evaluate(saved.model, saved.encoder, corpus["test"]["tokens"],
+                               data.tag_sequences(corpus["test"]), device)
+        update_info(model_dir, test=test_scores.to_dict())
+    if group.is_main:
+        remove_checkpoint(model_dir)
+    yield Finished(position.best_epoch, Scores.from_dict(position.best_dev), test_scores,
+                   stopped_early=position.since_best >= config.patience,
+                   seconds=time.perf_counter() - started)
+
+
+def _load_data(config: TrainConfig, source: str, group: distributed.Group):
+    """The corpus, the (sentences, tags) to train and to choose the best epoch on, and whether
+    dev was held out of train."""
     corpus = data.load_corpus(source)
     if "train" not in corpus:
         raise DataError(f"{source}: no train split (it has: {', '.join(corpus)}); "
@@ -117,45 +213,11 @@ def train(config: TrainConfig, source: str, model_dir: Path, resume: bool = Fals
     if held_out:
         parts = train_split.train_test_split(test_size=config.dev_fraction, seed=config.seed)
         train_split, dev_split = parts["train"], parts["test"]
-    train_sentences, train_tags = train_split["tokens"], data.tag_sequences(train_split)
-    dev_sentences, dev_tags = dev_split["tokens"], data.tag_sequences(dev_split)
-
-    torch.manual_seed(config.seed)
-    model, encoder, coverage = build_model(config, train_sentences, data.tag_names(train_split))
-    model.to(device)
-    state = TrainingState.start(model, config)
-    if checkpoint is not None:
-        state.restore(checkpoint, device)
-    resumed_at = (state.position.epoch, state.position.step) if checkpoint is not None else None
-    yield Prepared(len(train_sentences), sum(map(len, train_sentences)), len(dev_sentences), held_out,
-                   len(corpus["test"]) if "test" in corpus else 0, encoder.tags.items, len(encoder.words),
-                   coverage, sum(p.numel() for p in model.parameters()), str(device), resumed_at)
-
-    info = {"training": {**asdict(config), "device": str(device)}, "data": source}
-    records = fit(state, encoder, (train_sentences, train_tags), (dev_sentences, dev_tags), config, device)
-    try:
-        for record in records:
-            if isinstance(record, Epoch):
-                if record.is_best:
-                    save_model(model_dir, model, encoder, {**info, "best_epoch": record.epoch,
-                                                           "dev": record.dev.to_dict()})
-                save_checkpoint(model_dir, state.checkpoint(config, source))
-            yield record
-    except GeneratorExit:  # the caller stops the run between two steps: keep its place
-        save_checkpoint(model_dir, state.checkpoint(config, source))
-        raise
-
-    position = state.position
-    test_scores = None
-    if "test" in corpus:
-        saved = load_model(model_dir, device)
-        test_scores = evaluate(saved.model, saved.encoder, corpus["test"]["tokens"],
-                               data.tag_sequences(corpus["test"]), device)
-        update_info(model_dir, test=test_scores.to_dict())
-    remove_checkpoint(model_dir)
-    yield Finished(position.best_epoch, Scores.from_dict(position.best_dev), test_scores,
-                   stopped_early=position.since_best >= config.patience,
-                   seconds=time.perf_counter() - started)
+    if len(train_split) < group.size:
+        raise DataError(f"{source}: {len(train_split)} training sentences for {group.size} processes; "
+                        "start fewer processes")
+    return (corpus, (train_split["tokens"], data.tag_sequences(train_split)),
+            (dev_split["tokens"], data.tag_sequences(dev_split)), held_out)
 
 
 def _checkpoint_to_resume(model_dir: Path) -> dict:
@@ -214,20 +276,25 @@ class TrainingState:
     model: BiLSTMTagger
     optimizer: torch.optim.Optimizer
     schedule: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler  # fp16 only: scales the loss so small gradients do not underflow
     shuffler: random.Random
     position: Position
+    group: distributed.Group
 
     @classmethod
-    def start(cls, model: BiLSTMTagger, config: TrainConfig) -> TrainingState:
+    def start(cls, model: BiLSTMTagger, config: TrainConfig, group: distributed.Group) -> TrainingState:
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)  # one kernel per step: ~10% faster
         schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
-        return cls(model, optimizer, schedule, random.Random(config.seed), Position())
+        scaler = torch.amp.GradScaler("cuda", enabled=config.precision == "fp16")
+        if group.rank > 0:  # the same weights everywhere (DDP copies process 0's), but each its own dropout
+            torch.manual_seed(hash((config.seed, group.rank)))
+        return cls(model, optimizer, schedule, scaler, random.Random(config.seed), Position(), group)
 
     def checkpoint(self, config: TrainConfig, source: str) -> dict:
         return {"config": asdict(config), "data": source, "position": asdict(self.position),
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "schedule": self.schedule.state_dict(), "shuffler": self.shuffler.getstate(),
-                "torch_rng": torch.get_rng_state(),
+                "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
+                "shuffler": self.shuffler.getstate(), "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
     def restore(self, checkpoint: dict, device: torch.device) -> None:
@@ -235,23 +302,56 @@ class TrainingState:
         self.model.to(device)
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.schedule.load_state_dict(checkpoint["schedule"])
+        if checkpoint.get("scaler"):
+            self.scaler.load_state_dict(checkpoint["scaler"])
         self.shuffler.setstate(checkpoint["shuffler"])
         self.position = Position(**checkpoint["position"])
+        if self.group.rank > 0:  # the checkpoint holds process 0's random state: the others start afresh
+            torch.manual_seed(hash((checkpoint["config"]["seed"], self.group.rank, self.position.epoch,
+                                    self.position.step)))
+            return
         torch.set_rng_state(checkpoint["torch_rng"])
         if checkpoint["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
 
 
+class _TrainingLoss(torch.nn.Module):
+    """The model's loss as a forward pass: what DistributedDataParallel wraps, as it
+    synchronises the gradients of whatever `forward` computes."""
+
+    def __init__(self, model: BiLSTMTagger):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch) -> torch.Tensor:
+        return self.model.loss(batch)
+
+
+# The frozen vectors never change: syncing buffers before every step would send them all.
+# PyTorch 2.13 renamed the option; older versions know only the first name.
+_NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
+                   if "forward_sync_buffers" in inspect.signature(torch.nn.parallel.DistributedDataParallel).parameters
+                   else {"broadcast_buffers": False})
+
+
 def fit(state: TrainingState, encoder: Encoder, train_data: tuple[Sequence, Sequence],
         dev_data: tuple[Sequence, Sequence], config: TrainConfig,
-        device: torch.device) -> Iterator[Step | Epoch]:
+        device: torch.device, group: distributed.Group = distributed.Group()) -> Iterator[Step | Epoch]:
     """Train from `state` until `config.epochs`, or `config.patience` epochs without a better
     dev F1. `state` is up to date whenever a record is yielded.
 
     The model holds the epoch's weights while its Epoch record is consumed: save it then.
+    With several processes, every one draws the same batches and trains its share of each;
+    the main one evaluates and tells the others the scores.
     """
     sentences, tags = train_data
-    model, optimizer, position = state.model, state.optimizer, state.position
+    lengths = [len(sentence) for sentence in sentences]
+    model, optimizer, scaler, position = state.model, state.optimizer, state.scaler, state.position
+    loss_of = model.loss
+    if group.size > 1:
+        loss_of = torch.nn.parallel.DistributedDataParallel(
+            _TrainingLoss(model), device_ids=[device] if device.type == "cuda" else None, **_NO_BUFFER_SYNC)
+    autocast = torch.autocast(device.type, dtype=PRECISIONS[config.precision], enabled=config.precision != "fp32")
     while position.epoch <= config.epochs and position.since_best < config.patience:
         model.train()
         started, tokens_now = time.perf_counter(), 0
@@ -259,23 +359,30 @@ def fit(state: TrainingState, encoder: Encoder, train_data: tuple[Sequence, Sequ
             position.epoch_order = state.shuffler.getstate()
         else:  # resuming inside the epoch: draw its batches again and skip those done
             state.shuffler.setstate(position.epoch_order)
-        batches = length_bucketed_batches([len(s) for s in sentences], config.batch_size, state.shuffler)
+        batches = length_bucketed_batches(lengths, config.batch_size, state.shuffler, min_size=group.size)
         for step in range(position.step + 1, len(batches) + 1):
             indices = batches[step - 1]
-            batch = encoder.encode([sentences[i] for i in indices], [tags[i] for i in indices]).to(device)
+            share = indices[group.rank::group.size]
+            batch = encoder.encode([sentences[i] for i in share], [tags[i] for i in share]).to(device)
+            tokens, batch_tokens = int(batch.lengths.sum()), sum(lengths[i] for i in indices)
             optimizer.zero_grad()
-            loss = model.loss(batch)
-            loss.backward()
+            with autocast:
+                loss = loss_of(batch)
+            # DDP averages the processes' gradients; weighting each by its share of the batch's
+            # tokens makes that the gradient of the whole batch's per-token loss, as in one process.
+            scaler.scale(loss * (group.size * tokens / batch_tokens)).backward()
+            scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            optimizer.step()
-            tokens = int(batch.lengths.sum())
-            tokens_now += tokens
+            scaler.step(optimizer)
+            scaler.update()
+            tokens_now += batch_tokens
             position.step, position.loss_sum, position.tokens = (step, position.loss_sum + loss.item() * tokens,
                                                                  position.tokens + tokens)
-            yield Step(position.epoch, step, len(batches), loss.item(), tokens)
-        state.schedule.step()
+            yield Step(position.epoch, step, len(batches), loss.item(), batch_tokens)
         seconds = time.perf_counter() - started
-        dev_scores = evaluate(model, encoder, *dev_data, device)
+        # Shared before the schedule moves on: a process lost here leaves the epoch's state whole.
+        dev_scores = distributed.share(group, evaluate(model, encoder, *dev_data, device) if group.is_main else None)
+        state.schedule.step()
         is_best = dev_scores.f1 > position.best_f1
         if is_best:
             position.best_f1, position.best_epoch, position.best_dev = dev_scores.f1, position.epoch, dev_scores.to_dict()
@@ -296,8 +403,13 @@ def evaluate(model: BiLSTMTagger, encoder: Encoder, sentences: Sequence[Sequence
     return score(gold, predicted)
 
 
-def length_bucketed_batches(lengths: Sequence[int], batch_size: int, shuffler: random.Random) -> list[list[int]]:
-    """Batches of sentence indices of similar length, in random order."""
+def length_bucketed_batches(lengths: Sequence[int], batch_size: int, shuffler: random.Random,
+                            min_size: int = 1) -> list[list[int]]:
+    """Batches of sentence indices of similar length, in random order.
+
+    A bucket's last batch, when smaller than `min_size` (the number of processes, each of
+    which needs a sentence of every batch), joins the batch before it.
+    """
     order = list(range(len(lengths)))
     shuffler.shuffle(order)
     batches = []
@@ -305,6 +417,8 @@ def length_bucketed_batches(lengths: Sequence[int], batch_size: int, shuffler: r
     for first in range(0, len(order), span):
         bucket = sorted(order[first:first + span], key=lambda i: lengths[i])
         batches += [bucket[i:i + batch_size] for i in range(0, len(bucket), batch_size)]
+        if len(batches) > 1 and len(batches[-1]) < min_size:
+            batches[-2] += batches.pop()
     shuffler.shuffle(batches)
     return batches
 

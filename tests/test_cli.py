@@ -179,6 +179,9 @@ def test_predict_streams_before_the_input_ends(trained):
     (["eval", "--model", "{model}", "--data", "{corpus}", "--split", "dev2"], "no 'dev2' split"),
     (["predict", "--model", "{model}", "--input", "{corpus}/missing.txt"], "no such file"),
     (["train", "--data", "{bad}", "--model", "{missing}", "--epochs", "1"], "bad.txt:2: 1 columns, expected 2"),
+    (["predict", "--model", "{model}", "--device", "mps"], "tagger runs on cpu or cuda"),
+    (["train", "--data", "{corpus}", "--model", "{missing}", "--device", "cpu", "--precision", "bf16"],
+     "mixed precision is for CUDA GPUs"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path, args, message):
     corpus, model, _ = trained
@@ -219,7 +222,7 @@ def test_cli_defaults_match_the_library_defaults():
     params = {p.name: p.default for p in get_command(app).commands["train"].params}
     defaults = TrainConfig()
     for name in ("epochs", "patience", "batch_size", "lr", "lr_decay", "seed", "embeddings", "decoder", "hidden_size",
-                 "dropout", "word_dropout", "device"):
+                 "dropout", "word_dropout", "device", "precision", "timeout"):
         assert params[name] == getattr(defaults, name), name
 
 
