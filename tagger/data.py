@@ -1,16 +1,22 @@
 """Labelled data: CoNLL files, dataset folders and Hub datasets, read into one shape.
 
 Every source becomes `datasets` splits named train / validation / test, each with a
-`tokens` column (strings) and a `ner_tags` column (ClassLabel, IOB2 or BIOES).
+`tokens` column (strings) and a `ner_tags` column (ClassLabel, IOB2 or BIOES). Files are
+read into `datasets`' Arrow cache and stay there, memory-mapped: checks and conversions
+go through it a batch at a time, so data larger than memory can be trained on.
 """
 
 from __future__ import annotations
 
+import glob
 import re
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tagger.errors import DataError
 
@@ -27,9 +33,12 @@ SPLIT_FILES = {
     "validation": ("valid.txt", "dev.txt", "eng.testa"),
     "test": ("test.txt", "eng.testb"),
 }
+DATASET_SUFFIXES = {".arrow", ".parquet", ".json", ".jsonl", ".csv"}  # a folder of these is a dataset's, not CoNLL
 SPLIT_ALIASES = {"dev": "validation", "valid": "validation"}
 DOCSTART = "-DOCSTART-"
-TAG_PATTERN = re.compile(r"O|[BIES]-\S+")
+TAG_PATTERN = r"^(O|[BIES]-\S+)$"
+ROWS_PER_CHECK = 10_000  # sentences checked or converted at a time
+GLOB_MARKS = re.compile(r"[*?\[]")
 TAG_HELP = "tags must be O or B-, I-, E-, S- followed by a type, e.g. B-PER"
 
 
@@ -37,8 +46,15 @@ def load_corpus(source: str) -> datasets.DatasetDict:
     """Load every split of `source`: a CoNLL file or directory, a dataset folder or a Hub id.
 
     `conll2003` means `data/conll2003/` when it holds the files, else the Hub copy.
-    A single CoNLL file becomes the train split.
+    A single CoNLL file, or the files a glob pattern matches, become the train split; in a
+    CoNLL directory a split may be a folder of files (train/, valid/, test/).
     """
+    if GLOB_MARKS.search(source) and not Path(source).exists():
+        files = sorted(Path(name) for name in glob.glob(source, recursive=True) if Path(name).is_file())
+        if not files:
+            raise DataError(f"{source}: matches no files; give a pattern that matches CoNLL files (quote it, so "
+                            "the shell leaves it to tagger)")
+        return datasets.DatasetDict({"train": read_conll(files)})
     path = Path(source)
     if source == DEFAULT_SOURCE and not path.exists():
         if conll_split_files(LOCAL_COPY):
@@ -60,9 +76,9 @@ def load_corpus(source: str) -> datasets.DatasetDict:
 
 
 def load_split(source: str, split: str) -> datasets.Dataset:
-    """Load one split of `source`; a single CoNLL file is its own split."""
-    if Path(source).is_file():
-        return read_conll(Path(source))
+    """Load one split of `source`; a single CoNLL file, or a glob pattern's files, are their own split."""
+    if Path(source).is_file() or (GLOB_MARKS.search(source) and not Path(source).exists()):
+        return load_corpus(source)["train"]
     corpus = load_corpus(source)
     split = SPLIT_ALIASES.get(split, split)
     if split not in corpus:
@@ -71,22 +87,34 @@ def load_split(source: str, split: str) -> datasets.Dataset:
     return corpus[split]
 
 
-def conll_split_files(directory: Path) -> dict[str, Path]:
-    """The CoNLL files of `directory` by split, under their conventional names."""
+def conll_split_files(directory: Path) -> dict[str, list[Path]]:
+    """The CoNLL files of `directory` by split, under their conventional names: a file, or a
+    folder whose files together make the split."""
     found = {}
     for split, names in SPLIT_FILES.items():
-        for name in names:
+        for name in (*names, *(Path(name).stem for name in names)):
             if (directory / name).is_file():
-                found[split] = directory / name
+                found[split] = [directory / name]
                 break
+            if (directory / name).is_dir():
+                files = sorted(file for file in (directory / name).iterdir()
+                               if file.is_file() and not file.name.startswith("."))
+                if files and not any(file.suffix in DATASET_SUFFIXES for file in files):
+                    found[split] = files
+                    break
     return found
 
 
-def read_conll(path: Path) -> datasets.Dataset:
-    """Read a CoNLL file with `datasets`' conll builder and check every line of it.
+def read_conll(paths: Path | Sequence[Path]) -> datasets.Dataset:
+    """Read CoNLL files, each checked line by line, into one memory-mapped dataset.
 
     Token in the first column, tag in the last, any number of columns between.
     """
+    files = [paths] if isinstance(paths, Path) else list(paths)
+    return _with_tag_labels(datasets.concatenate_datasets([_read_conll_file(path) for path in files]))
+
+
+def _read_conll_file(path: Path) -> datasets.Dataset:
     column_count = _column_count(path)
     middle = [f"column_{i}" for i in range(1, column_count - 1)]
     # One column more than the file has: a line with extra columns fills it, so the
@@ -100,15 +128,41 @@ def read_conll(path: Path) -> datasets.Dataset:
             raise DataError(f"{path}:{_first_undecodable_line(path)}: not UTF-8 text; "
                             "convert the file to UTF-8 (e.g. with iconv)") from None
         raise
-    for index, (tag, extra) in enumerate(zip(_flat(table["ner_tags"]), _flat(table["overflow"]))):
-        if extra or not TAG_PATTERN.fullmatch(tag):
-            line_number, line = _content_line(path, index)
-            found = len(line.split())
-            if found != column_count:
-                raise DataError(f"{path}:{line_number}: {found} columns, expected {column_count} "
-                                "like the first line; put the token first and the tag last")
-            raise DataError(f"{path}:{line_number}: '{tag}' is not a tag; {TAG_HELP}")
-    return _with_tag_labels(table.select_columns(["tokens", "ner_tags"]))
+    bad = _first_bad_token(table)
+    if bad is not None:
+        _, index, tag = bad
+        line_number, line = _content_line(path, index)
+        found = len(line.split())
+        if found != column_count:
+            raise DataError(f"{path}:{line_number}: {found} columns, expected {column_count} "
+                            "like the first line; put the token first and the tag last")
+        raise DataError(f"{path}:{line_number}: '{tag}' is not a tag; {TAG_HELP}")
+    return table.select_columns(["tokens", "ner_tags"])
+
+
+class TrainingSentences:
+    """A split's sentences and tags, left in its (memory-mapped) Arrow table and read a
+    batch at a time: only their lengths are held in memory."""
+
+    def __init__(self, dataset: datasets.Dataset):
+        self.dataset = dataset
+        self.tag_names = tag_names(dataset)
+        self.lengths = array("i")
+        for batch in _arrow_batches(dataset):
+            self.lengths.extend(pc.list_value_length(batch["tokens"]).to_numpy(zero_copy_only=False))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def take(self, indices: Sequence[int]) -> tuple[list[list[str]], list[list[str]]]:
+        """The tokens and tags of these sentences."""
+        rows = self.dataset[list(indices)]
+        return rows["tokens"], [[self.tag_names[i] for i in ids] for ids in rows["ner_tags"]]
+
+    def tokens(self) -> Iterator[list[str]]:
+        """Every sentence's tokens, in order."""
+        for batch in self.dataset.iter(batch_size=ROWS_PER_CHECK):
+            yield from batch["tokens"]
 
 
 def to_iob2(tags: Sequence[str]) -> list[str]:
@@ -177,9 +231,25 @@ def _caused_by(error: BaseException, kind: type) -> bool:
     return False
 
 
-def _flat(column: Iterable) -> Iterable[str]:
-    for sentence in column:
-        yield from sentence
+def _arrow_batches(dataset: datasets.Dataset) -> Iterator[pa.Table]:
+    return dataset.with_format("arrow").iter(batch_size=ROWS_PER_CHECK)
+
+
+def _first_bad_token(dataset: datasets.Dataset) -> tuple[int, int, str] | None:
+    """The first token whose tag is not a tag, or whose line has a column too many:
+    (its sentence, its number among all tokens, its tag)."""
+    rows = tokens = 0
+    for batch in _arrow_batches(dataset):
+        tags = pc.fill_null(pc.list_flatten(batch["ner_tags"]), "")
+        bad = pc.invert(pc.match_substring_regex(tags, TAG_PATTERN))
+        if "overflow" in batch.column_names:
+            bad = pc.or_(bad, pc.not_equal(pc.fill_null(pc.list_flatten(batch["overflow"]), ""), ""))
+        first = pc.index(bad, True).as_py()
+        if first >= 0:
+            row = pc.list_parent_indices(batch["ner_tags"])[first].as_py()
+            return rows + row, tokens + first, tags[first].as_py()
+        rows, tokens = rows + batch.num_rows, tokens + len(tags)
+    return None
 
 
 def _load_hub(dataset_id: str, hint: str) -> datasets.DatasetDict:
@@ -219,10 +289,9 @@ def _standardise(corpus: datasets.DatasetDict, source: str) -> datasets.DatasetD
                                   batched=True, features=_string_features())
         elif getattr(inner, "dtype", None) != "string":
             raise DataError(f"{where}: ner_tags must be tag strings or ClassLabel ids with names")
-        for row, tags in enumerate(dataset["ner_tags"]):
-            for tag in tags:
-                if not TAG_PATTERN.fullmatch(tag):
-                    raise DataError(f"{where}: row {row}: '{tag}' is not a tag; {TAG_HELP}")
+        bad = _first_bad_token(dataset)
+        if bad is not None:
+            raise DataError(f"{where}: row {bad[0]}: '{bad[2]}' is not a tag; {TAG_HELP}")
         standard[SPLIT_ALIASES.get(split, split)] = _with_tag_labels(dataset)
     return datasets.DatasetDict(standard)
 
@@ -233,21 +302,24 @@ def _string_features() -> datasets.Features:
 
 
 def _with_tag_labels(dataset: datasets.Dataset) -> datasets.Dataset:
-    """IOB1 to IOB2 (BIOES is kept), then tags as a ClassLabel.
-
-    Built in memory from the columns, which are read whole here anyway: a cast and a map
-    would each write a cache file and hash their function, the most of a small file's cost.
-    """
-    tags = dataset["ner_tags"]
-    if not any(tag[0] in "ES" for sentence in tags for tag in sentence):
-        tags = [to_iob2(sentence) for sentence in tags]
-    names = sorted({tag for sentence in tags for tag in sentence}, key=_tag_order)
+    """IOB1 to IOB2 (BIOES is kept), then tags as a ClassLabel; written a batch at a time
+    to a new Arrow file beside the source's (kept in memory when the source is)."""
+    seen = set()
+    for batch in _arrow_batches(dataset):
+        seen.update(pc.unique(pc.list_flatten(batch["ner_tags"])).to_pylist())
+    iob1 = not any(tag[0] in "ES" for tag in seen)
+    if iob1:  # every I- entity has a first token, which IOB2 spells B-
+        seen |= {"B-" + tag[2:] for tag in seen if tag.startswith("I-")}
+    names = sorted(seen, key=_tag_order)
     features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
                                   "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names))})
     label_ids = {name: label_id for label_id, name in enumerate(names)}
-    return datasets.Dataset.from_dict({"tokens": [list(map(str, sentence)) for sentence in dataset["tokens"]],
-                                       "ner_tags": [[label_ids[tag] for tag in sentence] for sentence in tags]},
-                                      features=features)
+
+    def to_label_ids(batch: dict) -> dict:
+        tags = [to_iob2(sentence) for sentence in batch["ner_tags"]] if iob1 else batch["ner_tags"]
+        return {"ner_tags": [[label_ids[tag] for tag in sentence] for sentence in tags]}
+
+    return dataset.map(to_label_ids, batched=True, batch_size=ROWS_PER_CHECK, features=features)
 
 
 def _tag_order(tag: str) -> tuple[str, str]:

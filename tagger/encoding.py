@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -77,6 +78,24 @@ class Batch:
                      None if self.tag_ids is None else copy(self.tag_ids))
 
 
+@dataclass(frozen=True)
+class TrainingText:
+    """What the vocabularies need of the training sentences, gathered in one pass over them
+    (they may be read from disk): normalised words with their counts, and characters, in the
+    order first seen."""
+
+    word_counts: Counter[str]
+    chars: list[str]
+
+    @classmethod
+    def count(cls, sentences: Iterable[Sequence[str]]) -> TrainingText:
+        word_counts, chars = Counter(), {}
+        for sentence in sentences:
+            word_counts.update(map(normalise_word, sentence))
+            chars.update(dict.fromkeys("".join(sentence)))
+        return cls(word_counts, list(chars))
+
+
 @dataclass
 class Encoder:
     """Maps tokens and tags to ids, with vocabularies built from the training split only."""
@@ -86,14 +105,15 @@ class Encoder:
     tags: Vocabulary
 
     @classmethod
-    def build(cls, sentences: Sequence[Sequence[str]], tag_names: Sequence[str],
+    def build(cls, sentences: Iterable[Sequence[str]], tag_names: Sequence[str],
               pretrained_words: Iterable[str] = ()) -> Encoder:
         """Words of the training sentences, then pretrained words the model keeps for unseen text."""
-        words = Vocabulary([normalise_word(token) for sentence in sentences for token in sentence]
-                           + list(pretrained_words))
-        chars = Vocabulary(char for sentence in sentences for token in sentence for char in token)
-        tags = Vocabulary(tag_names, unknown=False)
-        return cls(words, chars, tags)
+        return cls.from_counts(TrainingText.count(sentences), tag_names, pretrained_words)
+
+    @classmethod
+    def from_counts(cls, text: TrainingText, tag_names: Sequence[str], pretrained_words: Iterable[str] = ()) -> Encoder:
+        return cls(Vocabulary([*text.word_counts, *pretrained_words]), Vocabulary(text.chars),
+                   Vocabulary(tag_names, unknown=False))
 
     def encode(self, sentences: Sequence[Sequence[str]],
                tag_sequences: Sequence[Sequence[str]] | None = None) -> Batch:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import inspect
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import datasets
 import torch
 
 from tagger import data, distributed
@@ -16,7 +17,7 @@ from tagger.device import resolve_device
 from tagger.artifact import (load_checkpoint, load_model, prepare_model_dir, recover_interrupted_save,
                              remove_checkpoint, save_checkpoint, save_model, update_info)
 from tagger.embeddings import embedding_matrix, load_vectors
-from tagger.encoding import Encoder, Vocabulary, normalise_word
+from tagger.encoding import Encoder, TrainingText, Vocabulary
 from tagger.error_analysis import ErrorReport, analyse
 from tagger.errors import ArtifactError, DataError, TaggerError
 from tagger.metrics import Scores, score
@@ -145,9 +146,9 @@ def _train(config: TrainConfig, source: str, model_dir: Path, resume: bool, over
 
     failure = None
     try:
-        corpus, train_data, dev_data, held_out = _load_data(config, source, group)
+        corpus, train_sentences, dev_split, held_out = _load_data(config, source, group)
         torch.manual_seed(config.seed)
-        model, encoder, coverage = build_model(config, train_data[0], data.tag_names(corpus["train"]))
+        model, encoder, coverage = build_model(config, train_sentences.tokens(), train_sentences.tag_names)
     except TaggerError as error:
         failure = error
     distributed.raise_first_failure(group, failure)
@@ -156,12 +157,14 @@ def _train(config: TrainConfig, source: str, model_dir: Path, resume: bool, over
     if checkpoint is not None:
         state.restore(checkpoint, device)
     resumed_at = (state.position.epoch, state.position.step) if checkpoint is not None else None
-    yield Prepared(len(train_data[0]), sum(map(len, train_data[0])), len(dev_data[0]), held_out,
+    yield Prepared(len(train_sentences), sum(train_sentences.lengths), len(dev_split), held_out,
                    len(corpus["test"]) if "test" in corpus else 0, encoder.tags.items, len(encoder.words),
                    coverage, sum(p.numel() for p in model.parameters()), str(device), group.size, resumed_at)
 
     info = {"training": {**asdict(config), "device": str(device), "processes": group.size}, "data": source}
-    records = fit(state, encoder, train_data, dev_data, config, device, group)
+    # Only the main process evaluates: the others need no dev sentences in memory.
+    dev_data = (dev_split["tokens"], data.tag_sequences(dev_split)) if group.is_main else ([], [])
+    records = fit(state, encoder, train_sentences, dev_data, config, device, group)
     try:
         for record in records:
             if isinstance(record, Epoch) and group.is_main:
@@ -201,9 +204,10 @@ def _train(config: TrainConfig, source: str, model_dir: Path, resume: bool, over
                    seconds=time.perf_counter() - started)
 
 
-def _load_data(config: TrainConfig, source: str, group: distributed.Group):
-    """The corpus, the (sentences, tags) to train and to choose the best epoch on, and whether
-    dev was held out of train."""
+def _load_data(config: TrainConfig, source: str,
+               group: distributed.Group) -> tuple[datasets.DatasetDict, data.TrainingSentences, datasets.Dataset, bool]:
+    """The corpus, the sentences to train on and the split to choose the best epoch on, and
+    whether that was held out of train."""
     corpus = data.load_corpus(source)
     if "train" not in corpus:
         raise DataError(f"{source}: no train split (it has: {', '.join(corpus)}); "
@@ -216,8 +220,7 @@ def _load_data(config: TrainConfig, source: str, group: distributed.Group):
     if len(train_split) < group.size:
         raise DataError(f"{source}: {len(train_split)} training sentences for {group.size} processes; "
                         "start fewer processes")
-    return (corpus, (train_split["tokens"], data.tag_sequences(train_split)),
-            (dev_split["tokens"], data.tag_sequences(dev_split)), held_out)
+    return corpus, data.TrainingSentences(train_split), dev_split, held_out
 
 
 def _checkpoint_to_resume(model_dir: Path) -> dict:
@@ -228,7 +231,7 @@ def _checkpoint_to_resume(model_dir: Path) -> dict:
     return checkpoint
 
 
-def build_model(config: TrainConfig, sentences: Sequence[Sequence[str]],
+def build_model(config: TrainConfig, sentences: Iterable[Sequence[str]],
                 tag_names: Sequence[str]) -> tuple[BiLSTMTagger, Encoder, float | None]:
     """A fresh model and its encoder, with pretrained vectors where `config.embeddings` has them.
 
@@ -236,9 +239,9 @@ def build_model(config: TrainConfig, sentences: Sequence[Sequence[str]],
     """
     pretrained = load_vectors(config.embeddings)
     kept = pretrained.words[:config.pretrained_words] if pretrained else []
-    encoder = Encoder.build(sentences, tag_names, kept)
-    tokens = [normalise_word(token) for sentence in sentences for token in sentence]
-    trained_words = len(Vocabulary(tokens))  # the encoder lists training words first
+    text = TrainingText.count(sentences)
+    encoder = Encoder.from_counts(text, tag_names, kept)
+    trained_words = len(Vocabulary(text.word_counts))  # the encoder lists training words first
     model = BiLSTMTagger(ModelConfig(len(encoder.words), len(encoder.chars), len(encoder.tags),
                                      word_dim=pretrained.dim if pretrained else 100,
                                      frozen_words=len(encoder.words) - trained_words,
@@ -251,7 +254,8 @@ def build_model(config: TrainConfig, sentences: Sequence[Sequence[str]],
     model.word_embedding.weight.data.copy_(matrix[:trained_words])
     model.frozen_vectors.copy_(matrix[trained_words:])
     known = set(pretrained.words)
-    return model, encoder, sum(token in known for token in tokens) / max(1, len(tokens))
+    covered = sum(count for word, count in text.word_counts.items() if word in known)
+    return model, encoder, covered / max(1, text.word_counts.total())
 
 
 @dataclass
@@ -334,7 +338,7 @@ _NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
                    else {"broadcast_buffers": False})
 
 
-def fit(state: TrainingState, encoder: Encoder, train_data: tuple[Sequence, Sequence],
+def fit(state: TrainingState, encoder: Encoder, train_sentences: data.TrainingSentences,
         dev_data: tuple[Sequence, Sequence], config: TrainConfig,
         device: torch.device, group: distributed.Group = distributed.Group()) -> Iterator[Step | Epoch]:
     """Train from `state` until `config.epochs`, or `config.patience` epochs without a better
@@ -344,8 +348,7 @@ def fit(state: TrainingState, encoder: Encoder, train_data: tuple[Sequence, Sequ
     With several processes, every one draws the same batches and trains its share of each;
     the main one evaluates and tells the others the scores.
     """
-    sentences, tags = train_data
-    lengths = [len(sentence) for sentence in sentences]
+    lengths = train_sentences.lengths
     model, optimizer, scaler, position = state.model, state.optimizer, state.scaler, state.position
     loss_of = model.loss
     if group.size > 1:
@@ -363,7 +366,7 @@ def fit(state: TrainingState, encoder: Encoder, train_data: tuple[Sequence, Sequ
         for step in range(position.step + 1, len(batches) + 1):
             indices = batches[step - 1]
             share = indices[group.rank::group.size]
-            batch = encoder.encode([sentences[i] for i in share], [tags[i] for i in share]).to(device)
+            batch = encoder.encode(*train_sentences.take(share)).to(device)
             tokens, batch_tokens = int(batch.lengths.sum()), sum(lengths[i] for i in indices)
             optimizer.zero_grad()
             with autocast:

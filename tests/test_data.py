@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tagger.data import load_corpus, load_split, tag_sequences, to_iob2
+from tagger.data import TrainingSentences, load_corpus, load_split, tag_sequences, to_iob2
 from tagger.errors import DataError
 
 from conftest import make_sentences, write_conll
@@ -78,6 +78,38 @@ def test_malformed_line_is_named(tmp_path, content, line, message):
     with pytest.raises(DataError, match=message) as error:
         load_split(str(path), "test")
     assert f"{path}:{line}:" in str(error.value)
+
+
+def test_a_split_may_be_a_folder_of_files_and_a_glob_makes_a_train_split(tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "train").mkdir(parents=True)
+    write_conll(corpus / "train" / "part-1.txt", SENTENCES[:2])
+    write_conll(corpus / "train" / "part-2.txt", SENTENCES[2:], docstart=True)
+    write_conll(corpus / "valid.txt", SENTENCES[:1])
+    loaded = load_corpus(str(corpus))
+    assert set(loaded) == {"train", "validation"} and tokens_and_tags(loaded["train"]) == expected()
+    assert tokens_and_tags(load_corpus(str(corpus / "train" / "part-*.txt"))["train"]) == expected()
+    with pytest.raises(DataError, match="matches no files"):
+        load_corpus(str(corpus / "train" / "*.conll"))
+
+
+def test_an_error_in_one_of_many_files_names_that_file_and_line(tmp_path):
+    write_conll(tmp_path / "part-1.txt", SENTENCES)
+    bad = tmp_path / "part-2.txt"
+    bad.write_text("EU B-ORG\nrejects O\n\nGerman B-MISC\ncall ORG\n", encoding="utf-8")
+    with pytest.raises(DataError, match=f"{bad}:5: 'ORG' is not a tag"):
+        load_corpus(str(tmp_path / "part-*.txt"))
+
+
+def test_training_sentences_stay_in_the_arrow_file_and_come_back_by_index(tmp_path):
+    path = write_conll(tmp_path / "train.txt", SENTENCES)
+    dataset = load_split(str(path), "train")
+    assert dataset.cache_files  # memory-mapped from disk, not a copy in memory
+    sentences = TrainingSentences(dataset)
+    assert list(sentences.lengths) == [len(sentence) for sentence in SENTENCES]
+    tokens, tags = sentences.take([3, 0])
+    assert list(zip(tokens, tags)) == [expected()[3], expected()[0]]
+    assert list(sentences.tokens()) == [tokens for tokens, _ in expected()]
 
 
 def test_not_utf8_names_the_line(tmp_path):
