@@ -192,12 +192,12 @@ def _train(config: TrainConfig, source: str, model_dir: Path, resume: bool, over
 
     position = state.position
     test_scores = None
-    if "test" in corpus and group.is_main:
-        saved = load_model(model_dir, device)
-        test_scores = evaluate(saved.model, saved.encoder, corpus["test"]["tokens"],
-                               data.tag_sequences(corpus["test"]), device)
-        update_info(model_dir, test=test_scores.to_dict())
     if group.is_main:
+        if "test" in corpus:
+            saved = load_model(model_dir, device)
+            test_scores = evaluate(saved.model, saved.encoder, corpus["test"]["tokens"],
+                                   data.tag_sequences(corpus["test"]), device)
+            update_info(model_dir, test=test_scores.to_dict())
         remove_checkpoint(model_dir)
     yield Finished(position.best_epoch, Scores.from_dict(position.best_dev), test_scores,
                    stopped_early=position.since_best >= config.patience,

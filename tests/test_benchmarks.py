@@ -25,3 +25,18 @@ def test_speed_benchmark_measures_every_figure_on_a_tiny_corpus(tmp_path, capsys
     assert report["tokens"]["text"] == report["tokens"]["test"] > 0
     assert "start-up < 2 s" in report["targets"]
     assert "start-up < 2 s" in capsys.readouterr().out
+
+
+def test_distributed_benchmark_measures_one_and_two_processes(tmp_path):
+    from benchmarks.distributed import main
+    from conftest import make_sentences, write_conll
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_conll(corpus / "train.txt", make_sentences(100, seed=1))
+    write_conll(corpus / "valid.txt", make_sentences(10, seed=2))
+    rows = main(["--data", str(corpus), "--processes", "1", "2", "--copies", "1", "2", "--steps", "6", "--runs", "1",
+                 "--embeddings", "none", "--hidden-size", "16"])
+    assert [(row["copies"], row["processes"]) for row in rows] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    assert [row["train_sentences"] for row in rows] == [100, 100, 200, 200]
+    assert all(row["tokens_per_second"] > 0 and len(row["peak_rss_mb"]) == row["processes"] for row in rows)
