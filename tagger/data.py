@@ -33,6 +33,7 @@ SPLIT_FILES = {
     "validation": ("valid.txt", "dev.txt", "eng.testa"),
     "test": ("test.txt", "eng.testb"),
 }
+SPLIT_FOLDERS = {"train": ("train",), "validation": ("valid", "dev"), "test": ("test",)}
 DATASET_SUFFIXES = {".arrow", ".parquet", ".json", ".jsonl", ".csv"}  # a folder of these is a dataset's, not CoNLL
 SPLIT_ALIASES = {"dev": "validation", "valid": "validation"}
 DOCSTART = "-DOCSTART-"
@@ -92,7 +93,7 @@ def conll_split_files(directory: Path) -> dict[str, list[Path]]:
     folder whose files together make the split."""
     found = {}
     for split, names in SPLIT_FILES.items():
-        for name in (*names, *(Path(name).stem for name in names)):
+        for name in (*names, *SPLIT_FOLDERS[split]):
             if (directory / name).is_file():
                 found[split] = [directory / name]
                 break
