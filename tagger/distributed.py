@@ -79,7 +79,8 @@ def joined(group: Group, device: torch.device, timeout_seconds: float) -> Iterat
     """Join the run's other processes (gloo on the CPU, NCCL on GPUs) for the duration.
 
     Every collective then waits at most `timeout_seconds` for the others: a process that
-    died or hangs makes the rest fail with a PeerError instead of waiting forever.
+    died or hangs makes the rest fail with a PeerError instead of waiting forever (training
+    itself says more where it can: where the run was saved).
     """
     if group.size == 1:
         yield
@@ -97,6 +98,11 @@ def joined(group: Group, device: torch.device, timeout_seconds: float) -> Iterat
     try:
         yield
         dist.barrier()  # leave together: gloo aborts a process whose group goes while another still talks to it
+    except RuntimeError as error:
+        if not lost_peers(group, error):
+            raise
+        raise PeerError(f"process {group.rank}: lost the other processes of the run ({first_line(error)}); "
+                        "their own output says why") from None
     finally:
         dist.destroy_process_group()
 
