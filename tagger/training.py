@@ -164,7 +164,7 @@ def _train(config: TrainConfig, source: str, model_dir: Path, resume: bool, over
     info = {"training": {**asdict(config), "device": str(device), "processes": group.size}, "data": source}
     # Only the main process evaluates: the others need no dev sentences in memory.
     dev_data = (dev_split["tokens"], data.tag_sequences(dev_split)) if group.is_main else ([], [])
-    records = fit(state, encoder, train_sentences, dev_data, config, device, group)
+    records = fit(state, encoder, train_sentences, dev_data, config, device)
     try:
         for record in records:
             if isinstance(record, Epoch) and group.is_main:
@@ -339,8 +339,7 @@ _NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
 
 
 def fit(state: TrainingState, encoder: Encoder, train_sentences: data.TrainingSentences,
-        dev_data: tuple[Sequence, Sequence], config: TrainConfig,
-        device: torch.device, group: distributed.Group = distributed.Group()) -> Iterator[Step | Epoch]:
+        dev_data: tuple[Sequence, Sequence], config: TrainConfig, device: torch.device) -> Iterator[Step | Epoch]:
     """Train from `state` until `config.epochs`, or `config.patience` epochs without a better
     dev F1. `state` is up to date whenever a record is yielded.
 
@@ -349,7 +348,7 @@ def fit(state: TrainingState, encoder: Encoder, train_sentences: data.TrainingSe
     the main one evaluates and tells the others the scores.
     """
     lengths = train_sentences.lengths
-    model, optimizer, scaler, position = state.model, state.optimizer, state.scaler, state.position
+    model, optimizer, scaler, position, group = state.model, state.optimizer, state.scaler, state.position, state.group
     loss_of = model.loss
     if group.size > 1:
         loss_of = torch.nn.parallel.DistributedDataParallel(
@@ -378,10 +377,10 @@ def fit(state: TrainingState, encoder: Encoder, train_sentences: data.TrainingSe
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             scaler.step(optimizer)
             scaler.update()
-            tokens_now += batch_tokens
-            position.step, position.loss_sum, position.tokens = (step, position.loss_sum + loss.item() * tokens,
+            tokens_now, loss_value = tokens_now + batch_tokens, loss.item()
+            position.step, position.loss_sum, position.tokens = (step, position.loss_sum + loss_value * tokens,
                                                                  position.tokens + tokens)
-            yield Step(position.epoch, step, len(batches), loss.item(), batch_tokens)
+            yield Step(position.epoch, step, len(batches), loss_value, batch_tokens)
         seconds = time.perf_counter() - started
         # Shared before the schedule moves on: a process lost here leaves the epoch's state whole.
         dev_scores = distributed.share(group, evaluate(model, encoder, *dev_data, device) if group.is_main else None)

@@ -51,6 +51,15 @@ def write_conll(path: Path, sentences: list[list[tuple[str, str]]], columns: int
     return path
 
 
+def write_corpus(directory: Path, train: int, dev: int, test: int = 0) -> Path:
+    """A CoNLL directory of generated sentences: train.txt, valid.txt and (with `test`) test.txt."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, count, seed in (("train.txt", train, 1), ("valid.txt", dev, 2), ("test.txt", test, 3)):
+        if count:
+            write_conll(directory / name, make_sentences(count, seed=seed))
+    return directory
+
+
 @pytest.fixture
 def corpus_dir(tmp_path: Path) -> Path:
     """A CoNLL directory with train / valid / test files."""

@@ -29,12 +29,9 @@ def test_speed_benchmark_measures_every_figure_on_a_tiny_corpus(tmp_path, capsys
 
 def test_distributed_benchmark_measures_one_and_two_processes(tmp_path):
     from benchmarks.distributed import main
-    from conftest import make_sentences, write_conll
+    from conftest import write_corpus
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    write_conll(corpus / "train.txt", make_sentences(100, seed=1))
-    write_conll(corpus / "valid.txt", make_sentences(10, seed=2))
+    corpus = write_corpus(tmp_path / "corpus", train=100, dev=10)
     rows = main(["--data", str(corpus), "--processes", "1", "2", "--copies", "1", "2", "--steps", "6", "--runs", "1",
                  "--embeddings", "none", "--hidden-size", "16"])
     assert [(row["copies"], row["processes"]) for row in rows] == [(1, 1), (1, 2), (2, 1), (2, 2)]

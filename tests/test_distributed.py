@@ -26,14 +26,11 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 @pytest.fixture(scope="module")
 def corpora(tmp_path_factory):
-    from conftest import make_sentences, write_conll
+    from conftest import write_corpus
 
     root = tmp_path_factory.mktemp("distributed")
     for name, count in (("small", 400), ("large", 3000)):
-        (root / name).mkdir()
-        write_conll(root / name / "train.txt", make_sentences(count, seed=1))
-        write_conll(root / name / "valid.txt", make_sentences(40, seed=2))
-        write_conll(root / name / "test.txt", make_sentences(40, seed=3))
+        write_corpus(root / name, train=count, dev=40, test=40)
     return root
 
 

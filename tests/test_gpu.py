@@ -19,13 +19,9 @@ TEXT = "Ada Brandt met Ivo Lund in Port Arlo on Monday .\nShares in Norvik Bank 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from conftest import make_sentences, write_conll
+    from conftest import write_corpus
 
-    directory = tmp_path_factory.mktemp("gpu") / "corpus"
-    directory.mkdir()
-    write_conll(directory / "train.txt", make_sentences(400, seed=1))
-    write_conll(directory / "valid.txt", make_sentences(40, seed=2))
-    return directory
+    return write_corpus(tmp_path_factory.mktemp("gpu") / "corpus", train=400, dev=40)
 
 
 def tagger(*args: str, **run) -> subprocess.CompletedProcess:

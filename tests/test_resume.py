@@ -19,13 +19,9 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same threads in every run: t
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from conftest import make_sentences, write_conll
+    from conftest import write_corpus
 
-    directory = tmp_path_factory.mktemp("resume") / "corpus"
-    directory.mkdir()
-    write_conll(directory / "train.txt", make_sentences(1500, seed=1))
-    write_conll(directory / "valid.txt", make_sentences(30, seed=2))
-    return directory
+    return write_corpus(tmp_path_factory.mktemp("resume") / "corpus", train=1500, dev=30)
 
 
 def train(corpus, model, *extra):
