@@ -7,7 +7,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks.distributed import free_port
 from tagger.training import length_bucketed_batches
 
 OPTIONS = ["--embeddings", "none", "--hidden-size", "32", "--batch-size", "8", "--lr", "0.01", "--device", "cpu"]
@@ -32,12 +32,6 @@ def corpora(tmp_path_factory):
     for name, count in (("small", 400), ("large", 3000)):
         write_corpus(root / name, train=count, dev=40, test=40)
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def launch(args: list[str], workdirs: list[Path]) -> list[subprocess.Popen]:
