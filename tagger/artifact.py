@@ -1,7 +1,10 @@
-"""The model directory: config.json, vocab.json and weights.pt, written atomically.
+"""The model directory, written atomically: config.json (what rebuilds the network),
+vocab.json (words, characters and tags), weights.pt, and training.json (how the model was
+trained and how it scored); checkpoint.pt while a run is unfinished.
 
 Weights are a plain state dict read back with `torch.load(weights_only=True)`, so loading
-a model never runs code from the file.
+a model never runs code from the file. Directories of format 1, which kept the training
+summary and the tags in config.json, still load.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -21,36 +24,40 @@ import torch
 
 from tagger.encoding import Encoder
 from tagger.errors import ArtifactError
-from tagger.model import BiLSTMTagger, ModelConfig
+from tagger.config import ModelConfig
+from tagger.model import BiLSTMTagger, Dimensions
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.pt"
+TRAINING_FILE = "training.json"
 CHECKPOINT_FILE = "checkpoint.pt"  # an unfinished run's state; gone when the run ends
 LOAD_ATTEMPTS = 10  # a load that saw the directory being replaced is tried again
+# What format 1 kept in config.json beside the network and the training summary.
+FORMAT_1_FIELDS = {"format_version", "tagger_version", "model", "tags", "vocabulary_sizes", "weights_sha256"}
 
 
 @dataclass
 class SavedModel:
     model: BiLSTMTagger
     encoder: Encoder
-    info: dict  # everything in config.json beside the model config: training options, scores
+    training: dict  # training.json: data, options, best epoch, dev and test metrics
 
 
-def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, info: dict) -> None:
+def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, training: dict) -> None:
     """Write the model directory in a temporary sibling, then swap it into place."""
     model_dir = Path(model_dir)
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.tmp-", dir=model_dir.parent))
     try:
         staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a model directory should not be
-        config = {"format_version": FORMAT_VERSION, "tagger_version": _package_version(),
-                  "model": asdict(model.config), "tags": encoder.tags.items,
-                  "vocabulary_sizes": {"words": len(encoder.words), "chars": len(encoder.chars)},
-                  **info}
         weights = _write_tensors(staging / WEIGHTS_FILE, {name: tensor.detach().cpu()
                                                           for name, tensor in model.state_dict().items()})
-        _write_json(staging / CONFIG_FILE, {**config, "weights_sha256": hashlib.sha256(weights).hexdigest()})
+        _write_json(staging / CONFIG_FILE, {"format_version": FORMAT_VERSION, "tagger_version": _package_version(),
+                                            "model": asdict(model.config), "dimensions": asdict(model.dimensions),
+                                            "weights_sha256": hashlib.sha256(weights).hexdigest()})
         _write_json(staging / VOCAB_FILE, encoder.to_dict())
+        _write_json(staging / TRAINING_FILE, training)
         checkpoint = model_dir / CHECKPOINT_FILE
         if checkpoint.is_file():
             _keep_checkpoint(checkpoint, staging / CHECKPOINT_FILE)
@@ -73,15 +80,25 @@ def prepare_model_dir(model_dir: Path, overwrite: bool) -> None:
     model_dir = Path(model_dir)
     if not model_dir.exists() or (model_dir.is_dir() and not any(model_dir.iterdir())):
         return
-    if (model_dir / CHECKPOINT_FILE).is_file() and not overwrite:
+    if has_checkpoint(model_dir) and not overwrite:
         raise ArtifactError(f"{model_dir}: holds an unfinished run; continue it with --resume, or start "
                             "again with --overwrite")
-    if not (model_dir / CONFIG_FILE).is_file():
+    if not has_model(model_dir):
         raise ArtifactError(f"{model_dir}: exists and is not a model directory; choose another --model")
     if not overwrite:
         raise ArtifactError(f"{model_dir}: holds a trained model; pass --overwrite to replace it (it stays "
                             "until the new run saves its first model) or choose another --model")
     (model_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+
+
+def has_model(model_dir: Path) -> bool:
+    """Whether `model_dir` holds a saved model."""
+    return (Path(model_dir) / CONFIG_FILE).is_file()
+
+
+def has_checkpoint(model_dir: Path) -> bool:
+    """Whether `model_dir` holds an unfinished run."""
+    return (Path(model_dir) / CHECKPOINT_FILE).is_file()
 
 
 def save_checkpoint(model_dir: Path, checkpoint: dict) -> None:
@@ -109,23 +126,23 @@ def load_checkpoint(model_dir: Path) -> dict | None:
         reason = str(error).strip().splitlines()[0]
         raise ArtifactError(f"{path}: cannot read the checkpoint ({reason}); start again with "
                             "--overwrite") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format_version") != FORMAT_VERSION:
+    if not isinstance(checkpoint, dict) or checkpoint.get("format_version") not in READABLE_FORMATS:
         raise ArtifactError(f"{path}: not a checkpoint this tagger can resume; start again with --overwrite")
-    return checkpoint
+    return _checkpoint_from_format_1(checkpoint) if checkpoint["format_version"] == 1 else checkpoint
 
 
 def remove_checkpoint(model_dir: Path) -> None:
     (Path(model_dir) / CHECKPOINT_FILE).unlink(missing_ok=True)
 
 
-def update_info(model_dir: Path, **fields) -> None:
-    """Add fields (such as test scores) to a saved model's config.json, atomically."""
-    path = Path(model_dir) / CONFIG_FILE
-    config = json.loads(path.read_text(encoding="utf-8"))
-    config.update(fields)
-    temporary = path.with_name(f".{CONFIG_FILE}.tmp")
+def update_training(model_dir: Path, **entries) -> None:
+    """Add entries (such as test metrics) to a saved model's training.json, atomically."""
+    path = Path(model_dir) / TRAINING_FILE
+    training = json.loads(path.read_text(encoding="utf-8"))
+    training.update(entries)
+    temporary = path.with_name(f".{TRAINING_FILE}.tmp")
     try:
-        _write_json(temporary, config)
+        _write_json(temporary, training)
         os.replace(temporary, path)
     except OSError as error:
         temporary.unlink(missing_ok=True)
@@ -169,12 +186,17 @@ def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
     config_path, vocab_path, weights = model_dir / CONFIG_FILE, model_dir / VOCAB_FILE, model_dir / WEIGHTS_FILE
     config = _read_json(config_path)
     version = config.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_FORMATS:
         newer = isinstance(version, int) and version > FORMAT_VERSION
-        raise ArtifactError(f"{config_path}: model format {version!r}, this tagger reads format {FORMAT_VERSION}; "
+        raise ArtifactError(f"{config_path}: model format {version!r}, this tagger reads formats "
+                            f"{READABLE_FORMATS[0]} to {FORMAT_VERSION}; "
                             + ("upgrade tagger to use it" if newer else "retrain the model"))
     try:
-        model = BiLSTMTagger(ModelConfig(**config["model"]))
+        if version == 1:
+            config, training = _config_from_format_1(config)
+        else:
+            training = _read_json(model_dir / TRAINING_FILE)
+        model = BiLSTMTagger(ModelConfig(**config["model"]), Dimensions(**config["dimensions"]))
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise ArtifactError(f"{config_path}: the model settings are missing or wrong ({error}); "
                             "retrain the model") from None
@@ -182,9 +204,9 @@ def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
         encoder = Encoder.from_dict(_read_json(vocab_path))
     except (KeyError, TypeError, ValueError) as error:
         raise ArtifactError(f"{vocab_path}: lacks or garbles {error}; retrain the model") from None
-    for name, found, expected in (("words", len(encoder.words), model.config.word_count),
-                                  ("characters", len(encoder.chars), model.config.char_count),
-                                  ("tags", len(encoder.tags), model.config.tag_count)):
+    for name, found, expected in (("words", len(encoder.words), model.dimensions.word_count),
+                                  ("characters", len(encoder.chars), model.dimensions.char_count),
+                                  ("tags", len(encoder.tags), model.dimensions.tag_count)):
         if found != expected:
             raise ArtifactError(f"{vocab_path}: {found:,} {name}, but the network in {CONFIG_FILE} has "
                                 f"{expected:,}; the files come from different models")
@@ -200,8 +222,28 @@ def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
     except Exception as error:  # unpickling and shape errors come in many types
         reason = str(error).strip().splitlines()[0]
         raise ArtifactError(f"{weights}: cannot load the weights ({reason}); retrain the model") from None
-    info = {key: value for key, value in config.items() if key != "model"}
-    return SavedModel(model.to(device).eval(), encoder, info)
+    return SavedModel(model.to(device).eval(), encoder, training)
+
+
+def _config_from_format_1(config: dict) -> tuple[dict, dict]:
+    """A format 1 config.json as format 2's config and training summary: the network's
+    settings and its sizes were one flat `model` object, the summary sat beside it."""
+    flat = dict(config["model"])
+    settings = {field.name: flat.pop(field.name) for field in fields(ModelConfig) if field.name in flat}
+    training = {key: value for key, value in config.items() if key not in FORMAT_1_FIELDS}
+    return {**config, "model": settings, "dimensions": flat}, training
+
+
+def _checkpoint_from_format_1(checkpoint: dict) -> dict:
+    """A format 1 checkpoint as format 2 has it: the training options held the model's settings
+    and the run-time options flat, and the position its best F1 beside the best dev metrics."""
+    options = dict(checkpoint["config"])
+    model = {field.name: options.pop(field.name) for field in fields(ModelConfig) if field.name in options}
+    for runtime_option in ("device", "precision", "timeout"):
+        options.pop(runtime_option, None)
+    position = {key: value for key, value in checkpoint["position"].items() if key != "best_f1"}
+    return {**checkpoint, "format_version": FORMAT_VERSION, "config": {**options, "model": model},
+            "position": position}
 
 
 def _umask() -> int:

@@ -1,7 +1,7 @@
 """The `tagger` command: parses options, calls the library, prints its results and errors.
 
 Heavy modules are imported inside each command, so `predict` never loads `datasets`,
-seqeval or the training code.
+seqeval or the training code. Every default comes from the settings in `tagger.config`.
 """
 
 from __future__ import annotations
@@ -11,20 +11,26 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from tagger.config import ModelConfig, Runtime, TrainConfig
 from tagger.errors import TaggerError
 
 app = typer.Typer(help="Train, evaluate and run a Bi-LSTM named-entity tagger on CoNLL data.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 DEFAULT_MODEL = Path("models/conll2003")
+DEFAULT_DATA = "conll2003"
+TRAINING, MODEL, RUNTIME = TrainConfig(), ModelConfig(), Runtime()
 ModelOption = Annotated[Path, typer.Option("--model", help="Model directory.", rich_help_panel="Model")]
+DataOption = Annotated[str, typer.Option(help="CoNLL directory or file, dataset folder, or Hugging Face "
+                                              "dataset id.", rich_help_panel="Data")]
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (auto: the first GPU if there is "
                                                 "one, else the CPU).")]
 
@@ -60,40 +66,41 @@ def _quiet_datasets() -> None:
 
 @app.command()
 def train(
-    data: Annotated[str, typer.Option(help="CoNLL directory or file, dataset folder, or Hugging Face "
-                                           "dataset id.", rich_help_panel="Data")] = "conll2003",
+    data: DataOption = DEFAULT_DATA,
     model: ModelOption = DEFAULT_MODEL,
     embeddings: Annotated[str, typer.Option(help="glove (GloVe 6B 50d), none, or a GloVe/word2vec "
-                                                 "text file.", rich_help_panel="Model")] = "glove",
+                                                 "text file.", rich_help_panel="Model")] = TRAINING.embeddings,
     decoder: Annotated[Decoder, typer.Option(help="softmax: each token's tag from the classifier; crf: "
-                                             "a linear-chain CRF over the classifier's scores.",
-                                             rich_help_panel="Model")] = Decoder.softmax,
+                                             "a linear-chain CRF over the classifier's logits.",
+                                             rich_help_panel="Model")] = Decoder(MODEL.decoder),
     hidden_size: Annotated[int, typer.Option(min=1, help="LSTM units per direction.",
-                                             rich_help_panel="Model")] = 200,
+                                             rich_help_panel="Model")] = MODEL.hidden_size,
     dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Dropout on LSTM inputs and outputs.",
-                                           rich_help_panel="Model")] = 0.33,
+                                           rich_help_panel="Model")] = MODEL.dropout,
     word_dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of words replaced by "
-                                                "the unknown word in training.", rich_help_panel="Model")] = 0.05,
+                                                "the unknown word in training.",
+                                                rich_help_panel="Model")] = MODEL.word_dropout,
     epochs: Annotated[int, typer.Option(min=1, help="Most epochs to train.",
-                                        rich_help_panel="Training")] = 30,
+                                        rich_help_panel="Training")] = TRAINING.epochs,
     patience: Annotated[int, typer.Option(min=1, help="Stop after this many epochs without a better "
-                                          "dev F1.", rich_help_panel="Training")] = 5,
+                                          "dev F1.", rich_help_panel="Training")] = TRAINING.patience,
     batch_size: Annotated[int, typer.Option(min=1, help="Sentences per batch.",
-                                            rich_help_panel="Training")] = 16,
-    lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.", rich_help_panel="Training")] = 1e-3,
+                                            rich_help_panel="Training")] = TRAINING.batch_size,
+    lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.",
+                                      rich_help_panel="Training")] = TRAINING.lr,
     lr_decay: Annotated[float, typer.Option(min=0.0, max=1.0, help="Learning rate multiplied by this "
-                                            "after each epoch.", rich_help_panel="Training")] = 0.95,
-    seed: Annotated[int, typer.Option(help="Random seed.", rich_help_panel="Training")] = 1,
+                                            "after each epoch.", rich_help_panel="Training")] = TRAINING.lr_decay,
+    seed: Annotated[int, typer.Option(help="Random seed.", rich_help_panel="Training")] = TRAINING.seed,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the unfinished run in --model where it "
                                          "stopped, with the data and options it started with.",
                                          rich_help_panel="Training")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the model (or unfinished run) in "
                                             "--model.", rich_help_panel="Training")] = False,
-    device: DeviceOption = "auto",
+    device: DeviceOption = RUNTIME.device,
     precision: Annotated[Precision, typer.Option(help="On CUDA, bf16 or fp16 train in mixed precision "
-                                                 "(autocast); fp32 everywhere else.")] = Precision.fp32,
+                                                 "(autocast); fp32 everywhere else.")] = Precision(RUNTIME.precision),
     timeout: Annotated[float, typer.Option(min=1, help="With several processes (torchrun): seconds each waits "
-                                           "for the others before it stops with an error.")] = 600,
+                                           "for the others before it stops with an error.")] = RUNTIME.timeout,
 ) -> None:
     """Train a tagger and save the model with the best dev F1.
 
@@ -101,64 +108,69 @@ def train(
     """
     from rich.console import Console
 
-    from tagger.artifact import CONFIG_FILE, load_checkpoint
-    from tagger.distributed import FailedElsewhere, Group
+    from tagger.artifact import has_checkpoint
+    from tagger.distributed import FailedElsewhere, World
     from tagger.render import show_training
-    from tagger.training import TrainConfig, train as train_model
+    from tagger.run import Finished, resume as resume_run, train as train_model
 
     _quiet_datasets()
-    config = TrainConfig(epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, lr_decay=lr_decay, seed=seed,
-                         embeddings=embeddings, decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
-                         word_dropout=word_dropout, device=device, precision=precision.value, timeout=timeout)
+    config = TrainConfig(ModelConfig(decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
+                                     word_dropout=word_dropout),
+                         embeddings=embeddings, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,
+                         lr_decay=lr_decay, seed=seed)
     console = Console()
     try:
-        group = Group.from_environment()
+        world = World.from_environment()
+        runtime = Runtime(device, precision.value, timeout)
     except TaggerError as error:
         raise _fail(error) from None
+    command = "tagger train" if world.size == 1 else "torchrun ... -m tagger train"
+    stop = threading.Event()
     try:
-        records = _stop_on_interrupt(train_model(config, data, model, resume, overwrite))
-        if group.is_main:
-            show_training(records, console)
-        else:  # the main process shows the run
-            for _ in records:
-                pass
+        with _stop_on_signals(stop):
+            records = resume_run(model, runtime, stop=stop) if resume else \
+                train_model(config, data, model, runtime, overwrite=overwrite, stop=stop)
+            if world.is_main:
+                end = show_training(records, console)
+            else:  # the main process shows the run
+                *_, end = records
     except FailedElsewhere:
         raise typer.Exit(2) from None
     except TaggerError as error:
         raise _fail(error) from None
-    except KeyboardInterrupt:
-        if not group.is_main:
-            raise typer.Exit(130) from None
-        saved = "its best model so far is kept there; " if (model / CONFIG_FILE).is_file() else ""
-        command = "tagger train" if group.size == 1 else "torchrun ... -m tagger train"
-        if load_checkpoint(model) is not None:
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, mid-step
+        if world.is_main:
+            kept = f"its last checkpoint is kept; continue with: {command} --model {model} --resume" \
+                if has_checkpoint(model) else "nothing to resume"
+            typer.echo(f"stopped at once; {kept}", err=True)
+        raise typer.Exit(130) from None
+    if isinstance(end, Finished):
+        if world.is_main:
+            console.print(f"Model saved to {model}/; tag text with: tagger predict --model {model} < file.txt")
+        return
+    if world.is_main:
+        saved = "its best model so far is kept there; " if end.best_model_saved else ""
+        if end.resumable:
             typer.echo(f"interrupted; {saved}continue with: {command} --model {model} --resume", err=True)
         else:
-            typer.echo(f"interrupted before the first checkpoint; {saved}nothing to resume", err=True)
-        raise typer.Exit(130) from None
-    if group.is_main:
-        console.print(f"Model saved to {model}/; tag text with: tagger predict --model {model} < file.txt")
+            typer.echo(f"interrupted before training began; {saved}nothing to resume", err=True)
+    raise typer.Exit(130)
 
 
-def _stop_on_interrupt(records: Generator) -> Iterator:
-    """Pass training records through; on Ctrl-C or SIGTERM (a scheduler's or torchrun's stop), stop
-    once the current step is done (closing the run, which then saves a checkpoint) and raise
-    KeyboardInterrupt. A second signal stops at once."""
-    interrupted = threading.Event()
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """On Ctrl-C or SIGTERM (a scheduler's or torchrun's stop), set `stop`: the run ends after the
+    step under way, with a checkpoint. A second signal raises KeyboardInterrupt at once."""
     stop_signals = (signal.SIGINT, signal.SIGTERM)
 
-    def on_interrupt(signum, frame):
-        interrupted.set()
+    def on_signal(signum, frame):
+        stop.set()
         for stop_signal in stop_signals:
             signal.signal(stop_signal, signal.default_int_handler)
 
-    previous = {stop_signal: signal.signal(stop_signal, on_interrupt) for stop_signal in stop_signals}
+    previous = {stop_signal: signal.signal(stop_signal, on_signal) for stop_signal in stop_signals}
     try:
-        for record in records:
-            yield record
-            if interrupted.is_set():
-                records.close()
-                raise KeyboardInterrupt
+        yield
     finally:
         for stop_signal, handler in previous.items():
             signal.signal(stop_signal, handler)
@@ -166,8 +178,7 @@ def _stop_on_interrupt(records: Generator) -> Iterator:
 
 @app.command("eval")
 def evaluate(
-    data: Annotated[str, typer.Option(help="CoNLL directory or file, dataset folder, or Hugging Face "
-                                           "dataset id.", rich_help_panel="Data")] = "conll2003",
+    data: DataOption = DEFAULT_DATA,
     split: Annotated[str, typer.Option(help="Split to score (ignored for a single file).",
                                        rich_help_panel="Data")] = "test",
     model: ModelOption = DEFAULT_MODEL,
@@ -175,10 +186,10 @@ def evaluate(
     errors: Annotated[bool, typer.Option("--errors", help="Also break every entity down into correct, wrong "
                                          "type, wrong boundary, both wrong, missed and spurious, with "
                                          "examples.")] = False,
-    device: DeviceOption = "auto",
+    device: DeviceOption = RUNTIME.device,
 ) -> None:
     """Score a saved model: entity precision, recall and F1, overall and per type."""
-    from tagger.training import evaluate_saved
+    from tagger.evaluation import evaluate_saved
 
     _quiet_datasets()
     try:
@@ -193,13 +204,13 @@ def evaluate(
         return
     from rich.console import Console
 
-    from tagger.render import error_tables, scores_table
+    from tagger.render import error_tables, metrics_table
 
     where = data if Path(data).is_file() else f"{data} ({split})"
     console = Console()
     console.print(f"{where}: {result.sentences:,} sentences, {result.tokens:,} tokens, tagged in "
                   f"{result.seconds:.1f}s")
-    console.print(scores_table(result.scores, "Entity scores (seqeval)"))
+    console.print(metrics_table(result.metrics, "Entity scores (seqeval)"))
     if result.errors is not None:
         console.print(*error_tables(result.errors))
 
@@ -217,18 +228,18 @@ def predict(
     min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Leave out entities the model gives a "
                          "lower probability than this (jsonl shows each entity's score).",
                          rich_help_panel="Output")] = 0.0,
-    device: DeviceOption = "auto",
+    device: DeviceOption = RUNTIME.device,
 ) -> None:
     """Tag raw UTF-8 text from stdin (or --input), streaming, and write it to stdout."""
+    from tagger.device import resolve_device
     from tagger.formats import FORMATS
+    from tagger.memory import keep_heap_flat
     from tagger.predict import Tagger, tag_lines
     from tagger.text import read_lines
-    from tagger.device import resolve_device
-    from tagger.memory import keep_heap_flat
 
     keep_heap_flat()  # so memory does not grow with the length of the stream
     try:
-        tagger = Tagger(model, resolve_device(device))
+        tagger = Tagger.load(model, resolve_device(device))
         with (input_file.open("rb") if input_file else sys.stdin.buffer) as stream:
             lines = read_lines(stream, str(input_file or "<stdin>"), tokenized)
             write = FORMATS[output_format.value]

@@ -1,7 +1,8 @@
-"""A linear-chain CRF over per-token tag scores: likelihood for training, marginals for confidence.
+"""A linear-chain CRF over per-token tag logits: likelihood for training, marginals for confidence.
 
-Batched over padded sentences; `lengths` says how many positions of each row are real.
-Decoding is `decoding.viterbi`, given `Crf.transitions()` on top of the scheme's constraints.
+A tag path's log-potential is the sum of its tokens' emissions (the tagger's logits) and of its
+transitions. Batched over padded sentences; `lengths` says how many positions of each row are
+real. Decoding is `decoding.viterbi`, given `Crf.transitions()` on top of the scheme's constraints.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import torch
 from torch import nn
 
 from tagger.decoding import Transitions
+from tagger.encoding import reverse_padded
 
 
 class Crf(nn.Module):
-    """Learned scores for starting with a tag, moving from one tag to the next, and ending."""
+    """Learned log-potentials for starting with a tag, moving from one tag to the next, and ending."""
 
     def __init__(self, tag_count: int):
         super().__init__()
@@ -27,11 +29,11 @@ class Crf(nn.Module):
     def nll(self, emissions: torch.Tensor, tags: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Negative log-likelihood of the gold `tags` (batch, seq), per sentence."""
         return log_partition(emissions, lengths, self.transitions()) - \
-            self.path_score(emissions, tags, lengths)
+            self.path_potential(emissions, tags, lengths)
 
-    def path_score(self, emissions: torch.Tensor, tags: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Score of the given tag path of each sentence; tags past a sentence's end are ignored."""
-        real = _real_positions(lengths, emissions.shape[1], emissions.device)
+    def path_potential(self, emissions: torch.Tensor, tags: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Log-potential of the given tag path of each sentence; tags past a sentence's end are ignored."""
+        real = torch.arange(emissions.shape[1], device=emissions.device)[None] < lengths.to(emissions.device)[:, None]
         tags = tags.masked_fill(~real, 0)
         emitted = emissions.gather(2, tags[..., None]).squeeze(2)  # (batch, seq)
         moved = self.pairs[tags[:, :-1], tags[:, 1:]]  # (batch, seq - 1)
@@ -42,48 +44,35 @@ class Crf(nn.Module):
     def marginals(self, emissions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """P(tag at position | sentence), (batch, seq, tags), by forward-backward."""
         transitions = self.transitions()
-        forward = forward_scores(emissions, lengths, transitions)
+        forward = forward_potentials(emissions, lengths, transitions)
         # The backward pass is the forward one over each sentence reversed, with the
         # transitions reversed too: both include the emission at the position, so it is
         # counted twice and taken out once.
-        reverse = _reversal(lengths, emissions.shape[1], emissions.device)
-        flipped = emissions.gather(1, reverse[..., None].expand_as(emissions))
-        backward = forward_scores(flipped, lengths, transitions.reversed())
-        backward = backward.gather(1, reverse[..., None].expand_as(backward))
-        total = _total(forward, lengths, transitions)
+        backward = reverse_padded(forward_potentials(reverse_padded(emissions, lengths), lengths,
+                                                     transitions.reversed()), lengths)
+        total = _total(forward, transitions)
         return (forward + backward - emissions - total[:, None, None]).exp()
 
 
-def forward_scores(emissions: torch.Tensor, lengths: torch.Tensor, transitions: Transitions) -> torch.Tensor:
-    """log of the summed scores of all paths ending in each tag at each position (batch, seq, tags).
+def forward_potentials(emissions: torch.Tensor, lengths: torch.Tensor, transitions: Transitions) -> torch.Tensor:
+    """log of the summed potentials of all paths ending in each tag at each position (batch, seq, tags).
 
     Positions past a sentence's end repeat its last real position.
     """
     lengths = lengths.to(emissions.device)
-    score = transitions.start + emissions[:, 0]
-    scores = [score]
+    potential = transitions.start + emissions[:, 0]
+    potentials = [potential]
     for position in range(1, emissions.shape[1]):
-        moved = torch.logsumexp(score[:, :, None] + transitions.pairs[None], dim=1) + emissions[:, position]
-        score = torch.where((position < lengths)[:, None], moved, score)
-        scores.append(score)
-    return torch.stack(scores, dim=1)
+        moved = torch.logsumexp(potential[:, :, None] + transitions.pairs[None], dim=1) + emissions[:, position]
+        potential = torch.where((position < lengths)[:, None], moved, potential)
+        potentials.append(potential)
+    return torch.stack(potentials, dim=1)
 
 
 def log_partition(emissions: torch.Tensor, lengths: torch.Tensor, transitions: Transitions) -> torch.Tensor:
-    """log of the summed scores of all tag paths, per sentence (the forward algorithm)."""
-    return _total(forward_scores(emissions, lengths, transitions), lengths, transitions)
+    """log of the summed potentials of all tag paths, per sentence (the forward algorithm)."""
+    return _total(forward_potentials(emissions, lengths, transitions), transitions)
 
 
-def _total(forward: torch.Tensor, lengths: torch.Tensor, transitions: Transitions) -> torch.Tensor:
+def _total(forward: torch.Tensor, transitions: Transitions) -> torch.Tensor:
     return torch.logsumexp(forward[:, -1] + transitions.end, dim=1)
-
-
-def _real_positions(lengths: torch.Tensor, width: int, device: torch.device) -> torch.Tensor:
-    return torch.arange(width, device=device)[None] < lengths.to(device)[:, None]
-
-
-def _reversal(lengths: torch.Tensor, width: int, device: torch.device) -> torch.Tensor:
-    """Per row, the index map that reverses the real positions and leaves padding in place."""
-    positions = torch.arange(width, device=device)[None]
-    lengths = lengths.to(device)[:, None]
-    return torch.where(positions < lengths, lengths - 1 - positions, positions)

@@ -18,10 +18,11 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tagger.entities import is_bioes, to_iob2
 from tagger.errors import DataError
 
-# Each load_dataset("conll") would otherwise send a request to count a download, waiting up
-# to 3 s for it offline: reading a local file must not touch the network.
+# Each load_dataset("conll") would otherwise send a request to count a download, which waits
+# for its timeout offline: reading a local file must not touch the network.
 datasets.config.HF_UPDATE_DOWNLOAD_COUNTS = False
 
 DEFAULT_SOURCE = "conll2003"
@@ -166,17 +167,6 @@ class TrainingSentences:
             yield from batch["tokens"]
 
 
-def to_iob2(tags: Sequence[str]) -> list[str]:
-    """Make every entity start with B-, as IOB1 and conlleval read an I- after another type."""
-    converted, previous = [], "O"
-    for tag in tags:
-        if tag.startswith("I-") and previous[2:] != tag[2:]:
-            tag = "B-" + tag[2:]
-        converted.append(tag)
-        previous = tag
-    return converted
-
-
 def tag_names(dataset: datasets.Dataset) -> list[str]:
     """The tag names of a standardised dataset, indexed by their ClassLabel ids."""
     return dataset.features["ner_tags"].feature.names
@@ -286,7 +276,8 @@ def _standardise(corpus: datasets.DatasetDict, source: str) -> datasets.DatasetD
         inner = getattr(feature, "feature", None)
         if isinstance(inner, datasets.ClassLabel):
             names = inner.names
-            dataset = dataset.map(lambda batch, names=names: {"ner_tags": [[names[i] for i in ids] for ids in batch["ner_tags"]]},
+            dataset = dataset.map(lambda batch, names=names: {"ner_tags": [[names[i] for i in ids]
+                                                                           for ids in batch["ner_tags"]]},
                                   batched=True, features=_string_features())
         elif getattr(inner, "dtype", None) != "string":
             raise DataError(f"{where}: ner_tags must be tag strings or ClassLabel ids with names")
@@ -308,7 +299,7 @@ def _with_tag_labels(dataset: datasets.Dataset) -> datasets.Dataset:
     seen = set()
     for batch in _arrow_batches(dataset):
         seen.update(pc.unique(pc.list_flatten(batch["ner_tags"])).to_pylist())
-    iob1 = not any(tag[0] in "ES" for tag in seen)
+    iob1 = not is_bioes(seen)
     if iob1:  # every I- entity has a first token, which IOB2 spells B-
         seen |= {"B-" + tag[2:] for tag in seen if tag.startswith("I-")}
     names = sorted(seen, key=_tag_order)

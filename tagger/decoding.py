@@ -2,7 +2,7 @@
 
 Taking each token's best tag alone can give `O I-PER`, which seqeval reads as an entity
 the model never meant; a Viterbi under the scheme's constraints never does. The same
-Viterbi decodes the CRF, whose learned transition scores are added to the constraints.
+Viterbi decodes the CRF, whose learned transitions are added to the constraints.
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ from dataclasses import dataclass
 
 import torch
 
+from tagger.entities import is_bioes
+
 
 @dataclass(frozen=True)
 class Transitions:
-    """Scores added for the first tag, for each (previous, next) pair, and for the last tag."""
+    """Log-potentials added to a tag path for its first tag, for each (previous, next) pair, and
+    for its last tag."""
 
     start: torch.Tensor  # (tags,)
     pairs: torch.Tensor  # (tags, tags)
@@ -25,7 +28,7 @@ class Transitions:
         return Transitions(self.start + other.start, self.pairs + other.pairs, self.end + other.end)
 
     def reversed(self) -> Transitions:
-        """The same scores read right to left."""
+        """The same log-potentials read right to left."""
         return Transitions(self.end, self.pairs.T, self.start)
 
 
@@ -40,7 +43,7 @@ class Constraints:
     @classmethod
     def for_tags(cls, tags: Sequence[str]) -> Constraints:
         """IOB2 rules, and BIOES ones (an open B-/I- must be continued) when E- or S- tags occur."""
-        bioes = any(tag[:2] in ("E-", "S-") for tag in tags)
+        bioes = is_bioes(tags)
         opens = [tag[:2] in ("B-", "I-") and bioes for tag in tags]
         continues = [tag[:2] in ("I-", "E-") for tag in tags]
         transition = torch.tensor([[_may_follow(prev, nxt, opened, continued)
@@ -52,7 +55,7 @@ class Constraints:
         return Constraints(self.start.to(device), self.transition.to(device), self.end.to(device))
 
     def penalties(self, dtype: torch.dtype = torch.float32) -> Transitions:
-        """0 where allowed, a huge negative score where not (not -inf: inf - inf would give nan)."""
+        """0 where allowed, a huge negative log-potential where not (not -inf: inf - inf would give nan)."""
         blocked = torch.finfo(dtype).min / 4
         return Transitions(*(torch.where(allowed, 0.0, blocked).to(dtype)
                              for allowed in (self.start, self.transition, self.end)))
@@ -64,22 +67,22 @@ def _may_follow(previous: str, following: str, previous_opens: bool, following_c
     return not previous_opens
 
 
-def viterbi(scores: torch.Tensor, lengths: torch.Tensor, transitions: Transitions) -> torch.Tensor:
-    """Best tag ids per sentence, (batch, seq), 0 past each length; `scores` is (batch, seq, tags),
-    e.g. log-probabilities."""
-    lengths = lengths.to(scores.device)
-    score = scores[:, 0] + transitions.start  # (batch, tags)
+def viterbi(emissions: torch.Tensor, lengths: torch.Tensor, transitions: Transitions) -> torch.Tensor:
+    """Best tag ids per sentence, (batch, seq), 0 past each length; `emissions` (batch, seq, tags)
+    are each token's log-potential per tag, e.g. log-probabilities or a CRF's logits."""
+    lengths = lengths.to(emissions.device)
+    best = emissions[:, 0] + transitions.start  # (batch, tags): the best path ending in each tag
     backpointers = []
-    for position in range(1, scores.shape[1]):
-        candidates = score[:, :, None] + transitions.pairs[None]  # (batch, previous, next)
-        best, pointer = candidates.max(dim=1)
+    for position in range(1, emissions.shape[1]):
+        candidates = best[:, :, None] + transitions.pairs[None]  # (batch, previous, next)
+        best_previous, pointer = candidates.max(dim=1)
         active = (position < lengths)[:, None]
-        score = torch.where(active, best + scores[:, position], score)
+        best = torch.where(active, best_previous + emissions[:, position], best)
         backpointers.append(pointer)
     # Walk back from each sentence's own last token; positions past it stay 0.
-    tag = (score + transitions.end).argmax(dim=1)  # (batch,)
-    path = torch.zeros(scores.shape[:2], dtype=torch.long, device=scores.device)
-    for position in range(scores.shape[1] - 1, 0, -1):
+    tag = (best + transitions.end).argmax(dim=1)  # (batch,)
+    path = torch.zeros(emissions.shape[:2], dtype=torch.long, device=emissions.device)
+    for position in range(emissions.shape[1] - 1, 0, -1):
         inside = position < lengths
         path[:, position] = torch.where(inside, tag, 0)
         previous = backpointers[position - 1].gather(1, tag[:, None]).squeeze(1)
@@ -91,7 +94,7 @@ def viterbi(scores: torch.Tensor, lengths: torch.Tensor, transitions: Transition
 def best_allowed(log_probs: torch.Tensor, lengths: torch.Tensor, constraints: Constraints) -> torch.Tensor:
     """The constrained Viterbi path of per-token log-probabilities, (batch, seq), found fast.
 
-    With no transition scores, each token's own best tag is the optimum whenever the
+    With no learned transitions, each token's own best tag is the optimum whenever the
     sequence they make is allowed, as it nearly always is; only the other rows need Viterbi.
     """
     tags = log_probs.argmax(dim=-1)  # (batch, seq)

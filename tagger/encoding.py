@@ -1,7 +1,9 @@
-"""Vocabularies, the tag set, and sentences turned into padded id tensors."""
+"""Vocabularies, the tag set, sentences turned into padded id tensors, and which sentences
+go into a training batch together."""
 
 from __future__ import annotations
 
+import random
 import re
 from array import array
 from collections import Counter
@@ -16,6 +18,7 @@ PAD_ID, UNK_ID = 0, 1
 PAD_TAG_ID = -100  # cross_entropy's default ignore_index
 MAX_WORD_CHARS = 30  # a longer token is cut: its features come from its first 30 characters
 DIGIT = re.compile(r"\d")
+BUCKET_BATCHES = 50  # batches drawn together and sorted by length: little padding, still random
 
 
 def normalise_word(token: str) -> str:
@@ -48,7 +51,8 @@ class Vocabulary:
     def from_dict(cls, data: dict) -> Vocabulary:
         vocabulary = cls([], unknown=False)
         vocabulary.items, vocabulary.unknown = list(data["items"]), bool(data["unknown"])
-        vocabulary.ids = dict(zip(vocabulary.items, range(len(vocabulary.items))))  # 2x a dict comprehension: start-up
+        # dict(zip) rather than a comprehension: it is the bulk of loading a model at predict's start-up
+        vocabulary.ids = dict(zip(vocabulary.items, range(len(vocabulary.items))))
         return vocabulary
 
 
@@ -157,6 +161,35 @@ class Encoder:
     @classmethod
     def from_dict(cls, data: dict) -> Encoder:
         return cls(*(Vocabulary.from_dict(data[key]) for key in ("words", "chars", "tags")))
+
+
+def length_bucketed_batches(lengths: Sequence[int], batch_size: int, shuffler: random.Random,
+                            min_size: int = 1) -> list[list[int]]:
+    """Batches of sentence indices of similar length, in random order.
+
+    A bucket's last batch, when smaller than `min_size` (the number of processes, each of
+    which needs a sentence of every batch), joins the batch before it.
+    """
+    order = list(range(len(lengths)))
+    shuffler.shuffle(order)
+    batches = []
+    span = batch_size * BUCKET_BATCHES
+    for first in range(0, len(order), span):
+        bucket = sorted(order[first:first + span], key=lambda i: lengths[i])
+        batches += [bucket[i:i + batch_size] for i in range(0, len(bucket), batch_size)]
+        if len(batches) > 1 and len(batches[-1]) < min_size:
+            batches[-2] += batches.pop()
+    shuffler.shuffle(batches)
+    return batches
+
+
+def reverse_padded(sequence: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(batch, seq, features) with each row's first `length` steps reversed and its padding left
+    in place; applied twice, it gives the rows back."""
+    positions = torch.arange(sequence.shape[1], device=sequence.device)[None, :]
+    lengths = lengths.to(sequence.device)[:, None]
+    index = torch.where(positions < lengths, lengths - 1 - positions, positions)  # (batch, seq)
+    return sequence.gather(1, index[..., None].expand_as(sequence))
 
 
 def _matrix(ids: array, width: int) -> torch.Tensor:

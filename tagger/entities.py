@@ -1,8 +1,8 @@
-"""Entities read off tag sequences (IOB1, IOB2 or BIOES), as conlleval reads them."""
+"""Tag schemes (IOB1, IOB2, BIOES) and the entities read off tag sequences, as conlleval reads them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -13,6 +13,22 @@ class Entity:
     type: str
     start: int
     end: int
+
+
+def is_bioes(tags: Iterable[str]) -> bool:
+    """Whether the tags are BIOES: only that scheme has E- and S- tags."""
+    return any(tag[:2] in ("E-", "S-") for tag in tags)
+
+
+def to_iob2(tags: Sequence[str]) -> list[str]:
+    """Make every entity start with B-, as IOB1 and conlleval read an I- after another type."""
+    converted, previous = [], "O"
+    for tag in tags:
+        if tag.startswith("I-") and previous[2:] != tag[2:]:
+            tag = "B-" + tag[2:]
+        converted.append(tag)
+        previous = tag
+    return converted
 
 
 def entities(tags: Sequence[str]) -> list[Entity]:

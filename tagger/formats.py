@@ -29,14 +29,14 @@ def format_jsonl(line: Line, tagged: list[Tagged]) -> Iterator[str]:
 
 def format_inline(line: Line, tagged: list[Tagged]) -> Iterator[str]:
     """The input line with each entity written as `[text](TYPE)`."""
-    pieces, position = [], 0
+    parts, position = [], 0
     for sentence, sentence_tagged in zip(line.sentences, tagged):
         for span in _entity_spans(line, sentence, sentence_tagged):
             start, end = span["start"] - line.start, span["end"] - line.start
-            pieces += [line.text[position:start], f"[{span['text']}]({span['type']})"]
+            parts += [line.text[position:start], f"[{span['text']}]({span['type']})"]
             position = end
-    pieces.append(line.text[position:])
-    yield "".join(pieces)
+    parts.append(line.text[position:])
+    yield "".join(parts)
 
 
 FORMATS = {"conll": format_conll, "jsonl": format_jsonl, "inline": format_inline}

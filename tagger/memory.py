@@ -4,10 +4,7 @@ glibc raises its mmap threshold each time a large block is freed, so after a whi
 batch tensors of every size come from the main heap, whose freed holes it seldom gives
 back: peak RSS creeps up with the length of the stream. A fixed threshold keeps large
 blocks in mmap, returned on free. Where it sits trades memory for speed, as blocks above it
-are mapped afresh each time (the LSTM's per-step gates of a 256-sentence batch are ~800 KB).
-Measured side by side, 1 MB then 10 MB of raw text, default-size model: 128 KiB 489 -> 516 MB
-at 35,000 words/s; 1 MiB 501 -> 525 MB at 40,700; 4 MiB 514 -> 591 MB at 43,800; glibc's
-own sliding threshold grew further still (882 MB on 9.9 MB in an earlier version).
+are mapped afresh each time; tests/benchmarks/README.md has the thresholds measured.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Entity-level scores from seqeval: its default, conlleval-compatible mode is the headline;
-its strict mode, beside it, counts only entities that are well formed in the tag scheme."""
+"""Entity-level precision, recall and F1 from seqeval: its default, conlleval-compatible mode is
+the headline; its strict mode, beside it, counts only entities well formed in the tag scheme."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from dataclasses import asdict, dataclass
 from seqeval.metrics import classification_report, f1_score
 from seqeval.scheme import IOB2, IOBES
 
+from tagger.entities import is_bioes
+
 
 @dataclass(frozen=True)
-class TypeScores:
+class TypeMetrics:
     precision: float
     recall: float
     f1: float
@@ -20,7 +22,7 @@ class TypeScores:
 
 
 @dataclass(frozen=True)
-class Scores:
+class Metrics:
     """Micro-averaged entity precision, recall and F1 (fractions), and the same per type.
 
     `strict_f1` reads entities as seqeval's strict mode does (IOB2, or BIOES for BIOES tags):
@@ -32,29 +34,29 @@ class Scores:
     f1: float
     strict_f1: float
     support: int
-    per_type: dict[str, TypeScores]
+    per_type: dict[str, TypeMetrics]
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> Scores:
-        return cls(**{**data, "per_type": {name: TypeScores(**values) for name, values in data["per_type"].items()}})
+    def from_dict(cls, data: dict) -> Metrics:
+        return cls(**{**data, "per_type": {name: TypeMetrics(**values) for name, values in data["per_type"].items()}})
 
 
-def score(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> Scores:
+def entity_metrics(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> Metrics:
     """Compare predicted tag sequences with gold ones, entity by entity."""
     gold, predicted = list(map(list, gold)), list(map(list, predicted))
     with warnings.catch_warnings():  # numpy warns of averaging nothing when there are no entities
         warnings.simplefilter("ignore", RuntimeWarning)
         report = classification_report(gold, predicted, output_dict=True, zero_division=0)
-    per_type = {name: _type_scores(values) for name, values in report.items() if not name.endswith(" avg")}
-    overall = _type_scores(report["micro avg"])
-    bioes = any(tag[:2] in ("E-", "S-") for sentence in gold + predicted for tag in sentence)
-    strict = f1_score(gold, predicted, mode="strict", scheme=IOBES if bioes else IOB2, zero_division=0)
-    return Scores(overall.precision, overall.recall, overall.f1, float(strict), overall.support, per_type)
+    per_type = {name: _type_metrics(values) for name, values in report.items() if not name.endswith(" avg")}
+    overall = _type_metrics(report["micro avg"])
+    scheme = IOBES if is_bioes(tag for sentence in gold + predicted for tag in sentence) else IOB2
+    strict = f1_score(gold, predicted, mode="strict", scheme=scheme, zero_division=0)
+    return Metrics(overall.precision, overall.recall, overall.f1, float(strict), overall.support, per_type)
 
 
-def _type_scores(values: dict) -> TypeScores:
-    return TypeScores(float(values["precision"]), float(values["recall"]), float(values["f1-score"]),
-                      int(values["support"]))
+def _type_metrics(values: dict) -> TypeMetrics:
+    return TypeMetrics(float(values["precision"]), float(values["recall"]), float(values["f1-score"]),
+                       int(values["support"]))

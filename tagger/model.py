@@ -8,58 +8,45 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from tagger.config import ModelConfig
 from tagger.crf import Crf
 from tagger.decoding import Constraints, best_allowed, viterbi
-from tagger.encoding import PAD_ID, PAD_TAG_ID, UNK_ID, Batch
-
-DECODERS = ("softmax", "crf")
+from tagger.encoding import PAD_ID, PAD_TAG_ID, UNK_ID, Batch, reverse_padded
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """Everything needed to rebuild the network before loading its weights."""
+class Dimensions:
+    """The sizes the training data and the word vectors give the network."""
 
     word_count: int
     char_count: int
     tag_count: int
     word_dim: int = 50
-    frozen_words: int = 0  # the last ids: pretrained words unseen in training, kept as they are
-    char_dim: int = 30
-    char_filters: int = 50
-    char_kernel: int = 3
-    hidden_size: int = 200
-    lstm_layers: int = 1
-    dropout: float = 0.5
-    word_dropout: float = 0.05
-    decoder: str = "softmax"  # one of DECODERS
-
-    def __post_init__(self):
-        if self.decoder not in DECODERS:
-            raise ValueError(f"decoder {self.decoder!r} is not one of {', '.join(DECODERS)}")
+    frozen_words: int = 0  # the last word ids: pretrained words unseen in training, kept as they are
 
 
 class BiLSTMTagger(nn.Module):
     """Per token: word embedding + char-CNN features; a Bi-LSTM over the sentence; at each
     token the forward and backward states, concatenated, go to a linear tag classifier."""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, dimensions: Dimensions):
         super().__init__()
-        self.config = config
-        self.trained_words = config.word_count - config.frozen_words
-        self.word_embedding = nn.Embedding(self.trained_words, config.word_dim, padding_idx=PAD_ID)
+        self.config, self.dimensions = config, dimensions
+        self.trained_words = dimensions.word_count - dimensions.frozen_words
+        self.word_embedding = nn.Embedding(self.trained_words, dimensions.word_dim, padding_idx=PAD_ID)
         # Words seen only in the pretrained vectors get no gradient: a buffer, in half
         # precision, keeps the model small and the optimiser's work to the words it trains.
-        self.register_buffer("frozen_vectors", torch.zeros(config.frozen_words, config.word_dim,
+        self.register_buffer("frozen_vectors", torch.zeros(dimensions.frozen_words, dimensions.word_dim,
                                                            dtype=torch.float16))
-        self.char_embedding = nn.Embedding(config.char_count, config.char_dim, padding_idx=PAD_ID)
+        self.char_embedding = nn.Embedding(dimensions.char_count, config.char_dim, padding_idx=PAD_ID)
         self.char_cnn = nn.Conv1d(config.char_dim, config.char_filters, config.char_kernel,
                                   padding=config.char_kernel // 2)
         self.dropout = nn.Dropout(config.dropout)
-        self.lstm = nn.LSTM(config.word_dim + config.char_filters, config.hidden_size,
+        self.lstm = nn.LSTM(dimensions.word_dim + config.char_filters, config.hidden_size,
                             num_layers=config.lstm_layers, batch_first=True, bidirectional=True,
                             dropout=config.dropout if config.lstm_layers > 1 else 0.0)
-        self.classifier = nn.Linear(2 * config.hidden_size, config.tag_count)
-        self.crf = Crf(config.tag_count) if config.decoder == "crf" else None
+        self.classifier = nn.Linear(2 * config.hidden_size, dimensions.tag_count)
+        self.crf = Crf(dimensions.tag_count) if config.decoder == "crf" else None
 
     def char_features(self, char_ids: torch.Tensor) -> torch.Tensor:
         """(forms, chars) -> (forms, filters): max over positions of the char CNN."""
@@ -72,13 +59,13 @@ class BiLSTMTagger(nn.Module):
     def word_vectors(self, word_ids: torch.Tensor) -> torch.Tensor:
         """(batch, seq) -> (batch, seq, word_dim), from the trained or the frozen table."""
         trained = self.word_embedding(word_ids.clamp(max=self.trained_words - 1))
-        if self.config.frozen_words == 0:
+        if self.dimensions.frozen_words == 0:
             return trained
         frozen = self.frozen_vectors[(word_ids - self.trained_words).clamp(min=0)].to(trained.dtype)
         return torch.where((word_ids < self.trained_words)[..., None], trained, frozen)
 
     def forward(self, batch: Batch) -> torch.Tensor:
-        """Tag scores, (batch, seq, tags); rows past a sentence's length are meaningless."""
+        """Logits per tag, (batch, seq, tags); rows past a sentence's length are meaningless."""
         word_ids = batch.word_ids
         if self.training and self.config.word_dropout > 0:
             # Unknown words at test time look like these: the UNK vector learns to stand for them.
@@ -97,17 +84,16 @@ class BiLSTMTagger(nn.Module):
         Each direction runs alone over a dense tensor: the forward one over the rows as they
         are (padding comes after the real tokens), the backward one over each row's tokens
         reversed in place. On real tokens this equals the packed bidirectional LSTM, and dense
-        input lets PyTorch use its fused CPU kernels (oneDNN) in training too: measured here,
-        300 training steps took 5.7 s against 9.1-9.7 s with packed sequences. On a GPU,
+        input lets PyTorch use its fused CPU kernels (oneDNN) in training too. On a GPU,
         cuDNN's kernel for packed sequences does both directions of all layers in one call.
         """
         if tokens.is_cuda:
             return self.packed_states(tokens, lengths)
-        reverse = _reversing_index(lengths.to(tokens.device), tokens.shape[1])
         layer_input = tokens
         for layer in range(self.lstm.num_layers):
-            forward = self._one_direction(layer_input, layer, "")
-            backward = _reorder(self._one_direction(_reorder(layer_input, reverse), layer, "_reverse"), reverse)
+            forward = self._direction(layer_input, layer, reverse=False)
+            backward = reverse_padded(self._direction(reverse_padded(layer_input, lengths), layer, reverse=True),
+                                      lengths)
             layer_input = torch.cat([forward, backward], dim=-1)
             if layer + 1 < self.lstm.num_layers:  # as nn.LSTM does between its layers
                 layer_input = nn.functional.dropout(layer_input, self.lstm.dropout, self.training)
@@ -119,49 +105,46 @@ class BiLSTMTagger(nn.Module):
         states, _ = self.lstm(packed)
         return nn.utils.rnn.pad_packed_sequence(states, batch_first=True, total_length=tokens.shape[1])[0]
 
-    def _one_direction(self, inputs: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
-        """One direction of one layer of `self.lstm`, from zero states: (batch, seq, hidden)."""
+    def _direction(self, inputs: torch.Tensor, layer: int, reverse: bool) -> torch.Tensor:
+        """One direction of one layer of `self.lstm` over (batch, seq, input), from zero states."""
+        suffix = "_reverse" if reverse else ""
         weights = [getattr(self.lstm, f"{name}_l{layer}{suffix}")
                    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-        zeros = inputs.new_zeros(1, inputs.shape[0], self.lstm.hidden_size)
-        # The op nn.LSTM itself calls: one layer, one direction, batch first.
-        return torch.lstm(inputs, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)[0]
+        return lstm_layer(inputs, weights, self.lstm.hidden_size, self.training)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Per real token of the batch: mean cross-entropy, or the CRF's negative log-likelihood."""
-        scores = self(batch).float()  # under mixed precision too: the loss's sums need float32's range
+        logits = self(batch).float()  # under mixed precision too: the loss's sums need float32's range
         if self.crf is None:
-            return nn.functional.cross_entropy(scores.flatten(0, 1), batch.tag_ids.flatten(),
+            return nn.functional.cross_entropy(logits.flatten(0, 1), batch.tag_ids.flatten(),
                                                ignore_index=PAD_TAG_ID)
         # Per token rather than per sentence, so one learning rate suits both decoders.
-        return self.crf.nll(scores, batch.tag_ids, batch.lengths).sum() / batch.lengths.sum()
+        return self.crf.nll(logits, batch.tag_ids, batch.lengths).sum() / batch.lengths.sum()
 
     def decode(self, batch: Batch, constraints: Constraints,
                with_probabilities: bool = True) -> tuple[list[list[int]], list[list[float]] | None]:
         """The best allowed tag ids of each sentence, and (if asked: the CRF's take a second
         pass) each chosen tag's probability: its softmax probability, or for the CRF its
         marginal given the whole sentence."""
-        scores = self(batch)
+        logits = self(batch)
         if self.crf is None:
-            scores = scores.log_softmax(dim=-1)
-            tag_ids = best_allowed(scores, batch.lengths, constraints)
+            log_probs = logits.log_softmax(dim=-1)
+            tag_ids = best_allowed(log_probs, batch.lengths, constraints)
         else:
-            tag_ids = viterbi(scores, batch.lengths, constraints.penalties(scores.dtype) + self.crf.transitions())
+            tag_ids = viterbi(logits, batch.lengths, constraints.penalties(logits.dtype) + self.crf.transitions())
         lengths = batch.lengths.tolist()
         paths = [row[:length] for row, length in zip(tag_ids.tolist(), lengths)]
         if not with_probabilities:
             return paths, None
-        probabilities = scores.exp() if self.crf is None else self.crf.marginals(scores, batch.lengths)
+        probabilities = log_probs.exp() if self.crf is None else self.crf.marginals(logits, batch.lengths)
         chosen = probabilities.gather(2, tag_ids[..., None]).squeeze(2).tolist()
         return paths, [row[:length] for row, length in zip(chosen, lengths)]
 
 
-def _reversing_index(lengths: torch.Tensor, seq_len: int) -> torch.Tensor:
-    """(batch, seq) positions that reverse each row's first `length` steps and keep the rest."""
-    positions = torch.arange(seq_len, device=lengths.device)[None, :]
-    return torch.where(positions < lengths[:, None], lengths[:, None] - 1 - positions, positions)
-
-
-def _reorder(sequence: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """(batch, seq, features) rows reordered along seq; the reversing index is its own inverse."""
-    return sequence.gather(1, index[..., None].expand_as(sequence))
+def lstm_layer(inputs: torch.Tensor, weights: list[torch.Tensor], hidden_size: int, training: bool) -> torch.Tensor:
+    """One layer and direction of an LSTM, (batch, seq, input) -> (batch, seq, hidden), from zero
+    states: the op nn.LSTM calls, with `weights` in its order (w_ih, w_hh, b_ih, b_hh)."""
+    zeros = inputs.new_zeros(1, inputs.shape[0], hidden_size)
+    outputs, _, _ = torch.lstm(inputs, (zeros, zeros), weights, has_biases=True, num_layers=1, dropout=0.0,
+                               train=training, bidirectional=False, batch_first=True)
+    return outputs

@@ -1,4 +1,5 @@
-"""Tagging tokenised sentences with a saved model, with the model's confidence in each entity."""
+"""Tagging tokenised sentences with a model, with the model's confidence in each entity: the one
+path from tokens to tags, for training's dev and test sets, `tagger eval` and `tagger predict`."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from tagger.entities import Entity, entities
 from tagger.model import BiLSTMTagger
 from tagger.text import Line
 
-MAX_SENTENCE_TOKENS = 250  # longer sentences are tagged in pieces of this size
+MAX_SENTENCE_TOKENS = 250  # longer sentences are tagged in chunks of this size
 LINE_BATCH_TOKENS = 20_000  # input tagged at a time: output starts early, memory stays flat
+BATCH_SENTENCES = 256
 
 
 @dataclass(frozen=True)
 class Tagged:
-    """A sentence's tags and the model's probability for each."""
+    """A sentence's tags and the model's probability for each (none when not asked for)."""
 
     tags: list[str]
     probabilities: list[float]
@@ -31,10 +33,10 @@ class Tagged:
         return entities(self.tags)
 
     def score(self, entity: Entity) -> float:
-        """The model's probability for the entity: the product of its tokens' tag probabilities."""
+        """The entity's score: the model's probability for it, the product of its tokens' tag probabilities."""
         return math.prod(self.probabilities[entity.start:entity.end])
 
-    def keeping(self, min_score: float) -> Tagged:
+    def without_entities_below(self, min_score: float) -> Tagged:
         """These tags with every entity scored below `min_score` turned into O."""
         if min_score <= 0.0:
             return self
@@ -46,17 +48,43 @@ class Tagged:
 
 
 class Tagger:
-    """A saved model ready to tag: tokens in, tags out."""
+    """A model ready to tag: tokens in, tags out."""
 
-    def __init__(self, model_dir: Path, device: torch.device | str = "cpu"):
+    def __init__(self, model: BiLSTMTagger, encoder: Encoder, device: torch.device | str = "cpu"):
+        self.model, self.encoder, self.device = model, encoder, torch.device(device)
+        self.constraints = Constraints.for_tags(encoder.tags.items).to(self.device)
+
+    @classmethod
+    def load(cls, model_dir: Path, device: torch.device | str = "cpu") -> Tagger:
+        """The model saved in `model_dir`."""
         saved = load_model(model_dir, device)
-        self.model, self.encoder, self.info = saved.model, saved.encoder, saved.info
-        self.device = torch.device(device)
+        return cls(saved.model, saved.encoder, device)
 
-    def tag(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
-        """Tags and their probabilities, for each sentence."""
-        return [Tagged(tags, probabilities) for tags, probabilities
-                in score_sentences(self.model, self.encoder, sentences, self.device)]
+    def tag(self, sentences: Sequence[Sequence[str]], with_probabilities: bool = True) -> list[Tagged]:
+        """Each sentence's tags and, if asked, their probabilities (an empty sentence gets no tags)."""
+        chunks = [(index, sentence if len(sentence) <= MAX_SENTENCE_TOKENS
+                   else sentence[start:start + MAX_SENTENCE_TOKENS])  # most sentences go uncopied
+                  for index, sentence in enumerate(sentences)
+                  for start in range(0, len(sentence), MAX_SENTENCE_TOKENS)]
+        chunk_results: list[tuple[list[int], list[float]]] = [([], []) for _ in chunks]
+        was_training = self.model.training  # training scores its dev set between epochs
+        self.model.eval()
+        # Similar lengths share a batch, so little time goes on padding.
+        order = sorted(range(len(chunks)), key=lambda number: len(chunks[number][1]))
+        for first in range(0, len(order), BATCH_SENTENCES):
+            numbers = order[first:first + BATCH_SENTENCES]
+            batch = self.encoder.encode([chunks[number][1] for number in numbers]).to(self.device)
+            with torch.inference_mode():
+                paths, probabilities = self.model.decode(batch, self.constraints, with_probabilities)
+            for number, path, path_probabilities in zip(numbers, paths, probabilities or [[]] * len(paths)):
+                chunk_results[number] = (path, path_probabilities)
+        self.model.train(was_training)
+        tags: list[list[str]] = [[] for _ in sentences]
+        probabilities: list[list[float]] = [[] for _ in sentences]
+        for (index, _), (path, path_probabilities) in zip(chunks, chunk_results):
+            tags[index].extend(self.encoder.decode(path))
+            probabilities[index].extend(path_probabilities)
+        return [Tagged(*pair) for pair in zip(tags, probabilities)]
 
 
 def tag_lines(tagger: Tagger, lines: Iterable[Line], min_score: float = 0.0) -> Iterator[tuple[Line, list[Tagged]]]:
@@ -76,37 +104,4 @@ def tag_lines(tagger: Tagger, lines: Iterable[Line], min_score: float = 0.0) -> 
 def _tag_pending(tagger: Tagger, lines: list[Line], min_score: float) -> Iterator[tuple[Line, list[Tagged]]]:
     tagged = iter(tagger.tag([sentence.tokens for line in lines for sentence in line.sentences]))
     for line in lines:
-        yield line, [next(tagged).keeping(min_score) for _ in line.sentences]
-
-
-def tag_sentences(model: BiLSTMTagger, encoder: Encoder, sentences: Sequence[Sequence[str]],
-                  device: torch.device) -> list[list[str]]:
-    """One tag per token, for each sentence (an empty sentence gets no tags)."""
-    return [tags for tags, _ in score_sentences(model, encoder, sentences, device, with_probabilities=False)]
-
-
-def score_sentences(model: BiLSTMTagger, encoder: Encoder, sentences: Sequence[Sequence[str]],
-                    device: torch.device, batch_size: int = 256,
-                    with_probabilities: bool = True) -> list[tuple[list[str], list[float]]]:
-    """For each sentence, one tag per token and the model's probability for that tag (an
-    empty list without `with_probabilities`)."""
-    pieces = [(index, sentence if len(sentence) <= MAX_SENTENCE_TOKENS
-               else sentence[start:start + MAX_SENTENCE_TOKENS])  # most sentences go uncopied
-              for index, sentence in enumerate(sentences)
-              for start in range(0, len(sentence), MAX_SENTENCE_TOKENS)]
-    piece_results: list[tuple[list[int], list[float]]] = [([], []) for _ in pieces]
-    constraints = Constraints.for_tags(encoder.tags.items).to(device)
-    # Similar lengths share a batch, so little time goes on padding.
-    order = sorted(range(len(pieces)), key=lambda number: len(pieces[number][1]))
-    for first in range(0, len(order), batch_size):
-        numbers = order[first:first + batch_size]
-        batch = encoder.encode([pieces[number][1] for number in numbers]).to(device)
-        with torch.inference_mode():
-            paths, probabilities = model.decode(batch, constraints, with_probabilities)
-        for number, path, path_probabilities in zip(numbers, paths, probabilities or [[]] * len(paths)):
-            piece_results[number] = (path, path_probabilities)
-    results: list[tuple[list[str], list[float]]] = [([], []) for _ in sentences]
-    for (index, _), (path, path_probabilities) in zip(pieces, piece_results):
-        results[index][0].extend(encoder.decode(path))
-        results[index][1].extend(path_probabilities)
-    return results
+        yield line, [next(tagged).without_entities_below(min_score) for _ in line.sentences]

@@ -13,14 +13,16 @@ from rich.table import Table
 from rich.text import Text
 
 from tagger.error_analysis import CATEGORIES, ErrorReport
-from tagger.metrics import Scores
-from tagger.training import Epoch, Finished, Prepared, Step
+from tagger.metrics import Metrics
+from tagger.run import Finished, Record, Started, Stopped
+from tagger.training import Epoch, Step
 
 COLUMNS = ("epoch", "loss", "dev P", "dev R", "dev F1", "time", "tokens/s")
 
 
-def show_training(records: Iterable[Prepared | Step | Epoch | Finished], console: Console) -> Finished:
-    """Render training as it happens: a live bar per epoch, a table row per epoch."""
+def show_training(records: Iterable[Record], console: Console) -> Finished | Stopped:
+    """Render training as it happens: a live bar per epoch, a table row per epoch; returns the
+    last record, which says how the run ended."""
     epochs = Table(title="Epochs", title_justify="left")
     for column in COLUMNS:
         epochs.add_column(column, justify="right")
@@ -29,8 +31,8 @@ def show_training(records: Iterable[Prepared | Step | Epoch | Finished], console
                         TimeRemainingColumn(), console=console)
     bar = progress.add_task("", total=None, visible=False, epoch=0, loss=0.0, speed=0.0)
     records = iter(records)
-    prepared = next(records)  # loading the data: its errors come before any display starts
-    console.print(_prepared_summary(prepared))
+    started = next(records)  # loading the data: its errors come before any display starts
+    console.print(_started_summary(started))
     shown_epoch = None
     # A log file already has a line per epoch: the live table is only for terminals.
     with Live(Group(epochs, progress), console=console, refresh_per_second=8,
@@ -53,43 +55,44 @@ def show_training(records: Iterable[Prepared | Step | Epoch | Finished], console
                 if not console.is_terminal:  # a log file gets no live display: a line per epoch instead
                     live.console.print(f"epoch {row[0]}: loss {row[1]}, dev P/R/F1 {row[2]}/{row[3]}/{row[4]}, "
                                        f"{row[5]}, {row[6]} tok/s", soft_wrap=True)
-            elif isinstance(record, Finished):
+            elif isinstance(record, (Finished, Stopped)):
                 progress.update(bar, visible=False)
-                finished = record
-    stop = "stopped early: no better dev F1" if finished.stopped_early else "reached --epochs"
-    console.print(f"Best dev F1 {_pct(finished.dev.f1)} at epoch {finished.best_epoch} (* above); {stop}; "
-                  f"{finished.seconds / 60:.1f} min in all.")
-    if finished.test is not None:
-        console.print(scores_table(finished.test, "Test set (best model)"))
-    return finished
+                end = record
+    if isinstance(end, Finished):
+        reason = "stopped early: no better dev F1" if end.stopped_early else "reached --epochs"
+        console.print(f"Best dev F1 {_pct(end.dev.f1)} at epoch {end.best_epoch} (* above); {reason}; "
+                      f"{end.seconds / 60:.1f} min in all.")
+        if end.test is not None:
+            console.print(metrics_table(end.test, "Test set (best model)"))
+    return end
 
 
-def _prepared_summary(prepared: Prepared) -> str:
-    dev = f"{prepared.dev_sentences:,} dev (held out from train)" if prepared.dev_held_out \
-        else f"{prepared.dev_sentences:,} dev"
-    coverage = "" if prepared.pretrained_coverage is None \
-        else f"; pretrained vectors cover {prepared.pretrained_coverage:.1%} of training tokens"
-    processes = "" if prepared.processes == 1 else f" in {prepared.processes} processes, each a share of every batch"
-    resumed = "" if prepared.resumed_at is None else \
-        f"\nResuming the run at epoch {prepared.resumed_at[0]} ({prepared.resumed_at[1]:,} steps of it done)"
-    return (f"Data: {prepared.train_sentences:,} train sentences ({prepared.train_tokens:,} tokens), {dev}, "
-            f"{prepared.test_sentences:,} test; tags: {' '.join(prepared.tags)}\n"
-            f"Model: {prepared.parameters:,} parameters, {prepared.words:,} words{coverage}; "
-            f"training on {prepared.device}{processes}{resumed}")
+def _started_summary(started: Started) -> str:
+    dev = f"{started.dev_sentences:,} dev (held out from train)" if started.dev_held_out \
+        else f"{started.dev_sentences:,} dev"
+    coverage = "" if started.pretrained_coverage is None \
+        else f"; pretrained vectors cover {started.pretrained_coverage:.1%} of training tokens"
+    processes = "" if started.processes == 1 else f" in {started.processes} processes, each a share of every batch"
+    resumed = "" if started.resumed_at is None else \
+        f"\nResuming the run at epoch {started.resumed_at[0]} ({started.resumed_at[1]:,} steps of it done)"
+    return (f"Data: {started.train_sentences:,} train sentences ({started.train_tokens:,} tokens), {dev}, "
+            f"{started.test_sentences:,} test; tags: {' '.join(started.tags)}\n"
+            f"Model: {started.parameters:,} parameters, {started.words:,} words{coverage}; "
+            f"training on {started.device}{processes}{resumed}")
 
 
-def scores_table(scores: Scores, title: str) -> Table:
+def metrics_table(metrics: Metrics, title: str) -> Table:
     """Precision, recall and F1 per entity type and overall (micro average)."""
     table = Table(title=title, title_justify="left")
     for column in ("type", "precision", "recall", "F1", "support"):
         table.add_column(column, justify="left" if column == "type" else "right")
-    for name, values in sorted(scores.per_type.items()):
+    for name, values in sorted(metrics.per_type.items()):
         table.add_row(name, _pct(values.precision), _pct(values.recall), _pct(values.f1), f"{values.support:,}")
     table.add_section()
-    table.add_row("overall", _pct(scores.precision), _pct(scores.recall), _pct(scores.f1), f"{scores.support:,}",
+    table.add_row("overall", _pct(metrics.precision), _pct(metrics.recall), _pct(metrics.f1), f"{metrics.support:,}",
                   style="bold")
     table.caption = (f"F1 as seqeval's default mode (conlleval) counts; strict mode (only well-formed "
-                     f"entities): {_pct(scores.strict_f1)}")
+                     f"entities): {_pct(metrics.strict_f1)}")
     table.caption_justify = "left"
     return table
 

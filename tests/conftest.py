@@ -1,12 +1,48 @@
-"""Small CoNLL samples written for these tests: template sentences over invented names."""
+"""Small CoNLL samples written for these tests (template sentences over invented names), and
+what every test shares: a datasets cache of the suite's own, and waits with deadlines."""
 
 from __future__ import annotations
 
 import itertools
+import os
 import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+# Reading a CoNLL file leaves datasets' Arrow files in its cache: the suite, and the commands
+# it starts, keep theirs in a directory of their own, removed at the end. Set before anything
+# imports datasets, which reads it once.
+CACHE = tempfile.mkdtemp(prefix="tagger-tests-")
+os.environ["HF_DATASETS_CACHE"] = CACHE
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(CACHE, ignore_errors=True)
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120,
+               process: subprocess.Popen | None = None) -> None:
+    """Poll `condition`; fail after `timeout` seconds, or at once if `process` has exited."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"the process exited ({process.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:.0f} s for {what}")
+        time.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 PEOPLE = [["Ada", "Brandt"], ["Tomas", "Wey"], ["Lina", "Okoro"], ["Piet"], ["Mara", "Quist"], ["Ivo", "Lund"]]
 PLACES = [["Velden"], ["Port", "Arlo"], ["Kessy"], ["New", "Tarrow"], ["Ombra"]]

@@ -1,35 +1,44 @@
-"""The model directory: round trip, atomic replacement, and no code run on load."""
+"""The model directory: round trip, atomic replacement, no code run on load, and directories
+written by earlier versions."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
 
 from tagger import artifact
 from tagger.artifact import load_model, save_model
+from tagger.config import ModelConfig
 from tagger.encoding import Encoder
 from tagger.errors import ArtifactError
-from tagger.model import BiLSTMTagger, ModelConfig
+from tagger.model import BiLSTMTagger, Dimensions
+
+FORMAT_1 = Path(__file__).parent / "fixtures" / "format-1"
 
 
 def small_model(seed: int):
     encoder = Encoder.build([["Ada", "met", "Ivo"]], ["O", "B-PER"], pretrained_words=["paris", "rome"])
     torch.manual_seed(seed)
-    config = ModelConfig(len(encoder.words), len(encoder.chars), len(encoder.tags), word_dim=4, char_dim=3,
-                         char_filters=2, hidden_size=3, frozen_words=2)
-    return BiLSTMTagger(config), encoder
+    dimensions = Dimensions(len(encoder.words), len(encoder.chars), len(encoder.tags), word_dim=4, frozen_words=2)
+    return BiLSTMTagger(ModelConfig(char_dim=3, char_filters=2, hidden_size=3), dimensions), encoder
 
 
-def test_round_trip_keeps_weights_vocabulary_and_info(tmp_path):
+def test_round_trip_keeps_weights_vocabulary_and_training_summary(tmp_path):
     model, encoder = small_model(0)
     save_model(tmp_path / "m", model, encoder, {"data": "somewhere"})
     saved = load_model(tmp_path / "m")
-    assert saved.encoder.to_dict() == encoder.to_dict() and saved.info["data"] == "somewhere"
+    assert saved.encoder.to_dict() == encoder.to_dict() and saved.training == {"data": "somewhere"}
+    assert saved.model.config == model.config and saved.model.dimensions == model.dimensions
     for name, tensor in model.state_dict().items():
         assert torch.equal(saved.model.state_dict()[name], tensor)
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert set(config) == {"format_version", "tagger_version", "model", "dimensions", "weights_sha256"}
+    assert config["format_version"] == 2  # the tags are in vocab.json alone
 
 
 def test_failed_save_leaves_the_previous_model_and_no_debris(tmp_path, monkeypatch):
@@ -46,8 +55,9 @@ def test_failed_save_leaves_the_previous_model_and_no_debris(tmp_path, monkeypat
     with pytest.raises(ArtifactError, match="could not save the checkpoint .No space left"):
         artifact.save_checkpoint(tmp_path / "m", {"position": {}})
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "vocab.json", "weights.pt"]
-    assert load_model(tmp_path / "m").info["version"] == "old"
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "training.json", "vocab.json",
+                                                                  "weights.pt"]
+    assert load_model(tmp_path / "m").training["version"] == "old"
 
 
 def test_a_new_run_never_replaces_a_model_unasked(tmp_path):
@@ -82,7 +92,7 @@ def test_debris_of_a_crashed_save_is_cleared_and_a_model_moved_aside_comes_back(
     (tmp_path / "m").rename(tmp_path / ".m.old-xyz" / "m")
     artifact.recover_interrupted_save(tmp_path / "m")
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
-    assert load_model(tmp_path / "m").info["version"] == "old"
+    assert load_model(tmp_path / "m").training["version"] == "old"
 
 
 class Exploit:
@@ -109,11 +119,12 @@ def test_pickled_code_in_weights_is_refused_and_not_run(tmp_path):
 
 @pytest.mark.parametrize("change, message", [
     (lambda config: config.pop("model"), "config.json: the model settings are missing or wrong"),
-    (lambda config: config["model"].pop("tag_count"), "config.json: the model settings are missing or wrong"),
+    (lambda config: config["dimensions"].pop("tag_count"), "config.json: the model settings are missing or wrong"),
     (lambda config: config["model"].update(hidden_size="big"), "config.json: the model settings are missing"),
     (lambda config: config["model"].update(layers=3), "config.json: the model settings are missing or wrong"),
-    (lambda config: config.update(format_version=99), "model format 99, this tagger reads format 1; upgrade"),
-    (lambda config: config.pop("format_version"), "model format None, this tagger reads format 1; retrain"),
+    (lambda config: config["model"].update(decoder="hmm"), "config.json: the model settings are missing or wrong"),
+    (lambda config: config.update(format_version=99), "model format 99, this tagger reads formats 1 to 2; upgrade"),
+    (lambda config: config.pop("format_version"), "model format None, this tagger reads formats 1 to 2; retrain"),
 ])
 def test_damaged_config_is_refused(tmp_path, change, message):
     model, encoder = small_model(0)
@@ -156,7 +167,7 @@ seen, deadline = [], time.time() + float(sys.argv[2])
 while time.time() < deadline:
     saved = load_model(sys.argv[1])
     weights = b"".join(tensor.numpy().tobytes() for tensor in saved.model.state_dict().values())
-    seen.append([saved.info["version"], hashlib.sha256(weights).hexdigest()])
+    seen.append([saved.training["version"], hashlib.sha256(weights).hexdigest()])
 print(json.dumps(seen))
 """
 
@@ -185,3 +196,33 @@ def test_readers_see_the_old_or_the_new_model_never_a_mix(tmp_path):
         seen = json.loads(output)
         assert {version for version, _ in seen} == {"a", "b"}  # it read while the model changed
         assert all(digest == digests[version] for version, digest in seen)
+
+
+def test_a_format_1_model_loads_and_tags_as_the_version_that_wrote_it():
+    from tagger.predict import Tagger
+
+    expected = json.loads((FORMAT_1 / "expected.json").read_text())
+    saved = load_model(FORMAT_1 / "model")
+    assert saved.model.config == ModelConfig(hidden_size=16)
+    assert saved.training["best_epoch"] >= 1 and 0.0 < saved.training["test"]["f1"] <= 1.0
+    tagged = Tagger(saved.model, saved.encoder).tag(expected["sentences"])
+    assert [t.tags for t in tagged] == expected["tags"]
+    assert any(tag != "O" for tags in expected["tags"] for tag in tags)
+    for found, wanted in zip(tagged, expected["probabilities"]):
+        assert found.probabilities == pytest.approx(wanted, abs=1e-6)
+
+
+def test_a_format_1_run_resumes_and_finishes_as_format_2(tmp_path, monkeypatch):
+    from tagger.config import Runtime
+    from tagger.run import Finished, resume
+
+    shutil.copytree(FORMAT_1, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)  # the run's data and vectors are relative paths
+    checkpoint = artifact.load_checkpoint(Path("run"))
+    assert checkpoint["config"]["model"]["hidden_size"] == 16 and "best_f1" not in checkpoint["position"]
+    records = list(resume(Path("run"), Runtime(device="cpu")))
+    assert records[0].resumed_at == (2, 0) and isinstance(records[-1], Finished)
+    assert not artifact.has_checkpoint(Path("run"))
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["format_version"] == 2 and config["model"]["hidden_size"] == 16
+    assert load_model(Path("run")).training["options"]["epochs"] == 6

@@ -1,19 +1,33 @@
-"""The speed benchmark on tiny inputs, so that it cannot rot between the runs that matter."""
+"""The benchmark scripts, run as their docs say, on tiny inputs: so that they cannot rot between
+the runs that matter. Marked `benchmark`: `python -m pytest -m benchmark`."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
-from conftest import train_small
+import pytest
+
+from conftest import train_small, write_corpus
+
+pytestmark = pytest.mark.benchmark
+BENCHMARKS = Path(__file__).parent / "benchmarks"
 
 
-def test_speed_benchmark_measures_every_figure_on_a_tiny_corpus(tmp_path, capsys):
-    from benchmarks.speed import main
+def run_script(name: str, *args: str) -> str:
+    result = subprocess.run([sys.executable, str(BENCHMARKS / name), *args], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
+
+def test_speed_benchmark_measures_every_figure_on_a_tiny_corpus(tmp_path):
     corpus, model, _ = train_small(tmp_path, "softmax")
     figures = tmp_path / "speed.json"
-    main(["--model", str(model), "--data", str(corpus), "--no-spacy", "--runs", "1", "--repeat", "1",
-          "--train-epochs", "1", "--json", str(figures)])
+    output = run_script("speed.py", "--model", str(model), "--data", str(corpus), "--no-spacy", "--runs", "1",
+                        "--repeat", "1", "--train-epochs", "1", "--json", str(figures))
     report = json.loads(figures.read_text())
     rows = {row["name"]: row for row in report["rows"]}
     assert set(rows) == {"predict end to end", "predict peak RSS", "start-up, one sentence",
@@ -23,17 +37,23 @@ def test_speed_benchmark_measures_every_figure_on_a_tiny_corpus(tmp_path, capsys
     assert all(row["tagger"] > 0 for row in report["rows"] if row["name"] != "predict end to end")
     assert rows["model only (pre-tokenised)"]["other"] > 0 and rows["training epoch"]["other"] > 0
     assert report["tokens"]["text"] == report["tokens"]["test"] > 0
-    assert "start-up < 2 s" in report["targets"]
-    assert "start-up < 2 s" in capsys.readouterr().out
+    assert "start-up < 2 s" in report["targets"] and "start-up < 2 s" in output
 
 
 def test_distributed_benchmark_measures_one_and_two_processes(tmp_path):
-    from benchmarks.distributed import main
-    from conftest import write_corpus
-
     corpus = write_corpus(tmp_path / "corpus", train=100, dev=10)
-    rows = main(["--data", str(corpus), "--processes", "1", "2", "--copies", "1", "2", "--steps", "6", "--runs", "1",
-                 "--embeddings", "none", "--hidden-size", "16"])
+    figures = tmp_path / "distributed.json"
+    run_script("distributed.py", "--data", str(corpus), "--processes", "1", "2", "--copies", "1", "2", "--steps", "6",
+               "--runs", "1", "--embeddings", "none", "--hidden-size", "16", "--json", str(figures))
+    rows = json.loads(figures.read_text())
     assert [(row["copies"], row["processes"]) for row in rows] == [(1, 1), (1, 2), (2, 1), (2, 2)]
     assert [row["train_sentences"] for row in rows] == [100, 100, 200, 200]
     assert all(row["tokens_per_second"] > 0 and len(row["peak_rss_mb"]) == row["processes"] for row in rows)
+
+
+def test_stream_memory_benchmark_measures_each_size(tmp_path):
+    corpus, model, _ = train_small(tmp_path, "softmax")
+    output = run_script("stream_memory.py", "--model", str(model), "--text", str(corpus / "test.txt"),
+                        "--megabytes", "0.1", "0.2")
+    lines = output.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("0 MB: peak RSS ") and "(1.00x the first)" in lines[0]

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tagger.training import Epoch, Finished, TrainConfig, train
+from tagger.config import Runtime, TrainConfig
+from tagger.run import Finished, train
+from tagger.training import Epoch
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "train.txt").is_file(), reason=f"CoNLL-2003 not found at {SHARED}")
 def test_learns_conll2003_from_1500_sentences(tmp_path):
     blocks = (SHARED / "train.txt").read_text(encoding="utf-8").split("\n\n")
@@ -18,7 +21,7 @@ def test_learns_conll2003_from_1500_sentences(tmp_path):
     corpus.mkdir()
     (corpus / "train.txt").write_text("\n\n".join(blocks[:1500]) + "\n", encoding="utf-8")
     (corpus / "valid.txt").symlink_to(SHARED / "valid.txt")
-    records = list(train(TrainConfig(epochs=4, device="cpu"), str(corpus), tmp_path / "model"))
+    records = list(train(TrainConfig(epochs=4), str(corpus), tmp_path / "model", Runtime(device="cpu")))
     epochs = [r for r in records if isinstance(r, Epoch)]
     finished = records[-1]
     assert isinstance(finished, Finished) and finished.test is None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tagger.data import TrainingSentences, load_corpus, load_split, tag_sequences, to_iob2
+from tagger.data import TrainingSentences, load_corpus, load_split, tag_sequences
+from tagger.entities import to_iob2
 from tagger.errors import DataError
 
 from conftest import make_sentences, write_conll

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.distributed import free_port
-from tagger.training import length_bucketed_batches
+from conftest import free_port, wait_until
+from tagger.encoding import length_bucketed_batches
 
 OPTIONS = ["--embeddings", "none", "--hidden-size", "32", "--batch-size", "8", "--lr", "0.01", "--device", "cpu"]
 # Without dropout the only difference between one process and two is the order of float sums.
@@ -34,14 +34,30 @@ def corpora(tmp_path_factory):
     return root
 
 
+LAUNCHED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def no_process_outlives_its_test():
+    yield
+    while LAUNCHED:
+        process = LAUNCHED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def launch(args: list[str], workdirs: list[Path]) -> list[subprocess.Popen]:
     """One `tagger train` process per working directory, told its place as torchrun tells it."""
     port, size = free_port(), len(workdirs)
-    return [subprocess.Popen([sys.executable, "-m", "tagger", "train", *args], cwd=workdir,
-                             env={**ENV, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
-                                  "LOCAL_RANK": str(rank), "WORLD_SIZE": str(size), "PYTHONPATH": os.getcwd()},
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for rank, workdir in enumerate(workdirs)]
+    processes = [subprocess.Popen([sys.executable, "-m", "tagger", "train", *args], cwd=workdir,
+                                  env={**ENV, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+                                       "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(size),
+                                       "PYTHONPATH": os.getcwd()},
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for rank, workdir in enumerate(workdirs)]
+    LAUNCHED.extend(processes)
+    return processes
 
 
 def outcomes(processes: list[subprocess.Popen], timeout: float = 300) -> list[tuple[int, str, str]]:
@@ -70,10 +86,10 @@ def test_torchrun_two_processes_train_the_model_one_process_trains(corpora, tmp_
     one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     for name in one:
         torch.testing.assert_close(two[name], one[name], atol=1e-3, rtol=1e-3)
-    scores = [json.loads((tmp_path / model / "config.json").read_text()) for model in ("one", "two")]
-    assert scores[1]["training"]["processes"] == 2
-    assert abs(scores[1]["dev"]["f1"] - scores[0]["dev"]["f1"]) <= 0.01
-    assert abs(scores[1]["test"]["f1"] - scores[0]["test"]["f1"]) <= 0.01
+    summaries = [json.loads((tmp_path / model / "training.json").read_text()) for model in ("one", "two")]
+    assert summaries[1]["runtime"]["processes"] == 2
+    assert abs(summaries[1]["dev"]["f1"] - summaries[0]["dev"]["f1"]) <= 0.01
+    assert abs(summaries[1]["test"]["f1"] - summaries[0]["test"]["f1"]) <= 0.01
 
 
 def test_only_the_main_process_writes_the_model_directory(corpora, tmp_path):
@@ -98,11 +114,6 @@ def test_a_setup_error_is_reported_once(corpora, tmp_path):
     assert len(errors) == 1 and "is not a model directory" in errors[0]
 
 
-def wait_for_checkpoint(model: Path) -> None:
-    while not (model / "checkpoint.pt").exists():
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("lost, resumed_on", [(signal.SIGKILL, 2), (signal.SIGSTOP, 1)], ids=["killed", "hung"])
 def test_a_lost_process_stops_the_other_with_a_message_and_resume_finishes(corpora, tmp_path, lost, resumed_on):
     """Steps count whole batches, so the run may go on with another number of processes."""
@@ -110,7 +121,7 @@ def test_a_lost_process_stops_the_other_with_a_message_and_resume_finishes(corpo
     args = ["--data", str(corpora / "large"), "--epochs", "3", *OPTIONS, "--model", str(model),
             "--timeout", str(timeout)]
     processes = launch(args, [tmp_path, tmp_path])
-    wait_for_checkpoint(model)
+    wait_until((model / "checkpoint.pt").exists, "the first checkpoint", timeout=300, process=processes[0])
     time.sleep(0.5)
     lost_at = time.monotonic()
     processes[1].send_signal(lost)

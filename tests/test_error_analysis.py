@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tagger.error_analysis import CATEGORIES, analyse
-from tagger.metrics import score
+from tagger.metrics import entity_metrics
 
 TOKENS = ["Ada", "Brandt", "of", "Norvik", "Bank", "met", "Lina", "in", "Port", "Arlo", "today"]
 GOLD = ["B-PER", "I-PER", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"]
@@ -55,19 +55,19 @@ def test_correct_entities_are_what_seqeval_counts_as_true_positives():
     gold = [GOLD] * 5
     predicted = list(CASES.values())
     report = analyse([TOKENS] * 5, gold, predicted)
-    scores = score(gold, predicted)
-    assert report.totals()["correct"] == round(scores.recall * scores.support) == 16
+    metrics = entity_metrics(gold, predicted)
+    assert report.totals()["correct"] == round(metrics.recall * metrics.support) == 16
 
 
 def test_strict_f1_drops_entities_that_are_not_well_formed():
     gold = [["B-PER", "I-PER", "O", "B-LOC"]]
     predicted = [["I-PER", "I-PER", "O", "B-LOC"]]  # conlleval reads an entity at I-PER; strict IOB2 does not
-    scores = score(gold, predicted)
-    assert scores.f1 == 1.0
-    assert scores.strict_f1 == pytest.approx(2 / 3)
+    metrics = entity_metrics(gold, predicted)
+    assert metrics.f1 == 1.0
+    assert metrics.strict_f1 == pytest.approx(2 / 3)
 
 
 def test_strict_f1_reads_bioes_tags_as_bioes():
     gold = [["S-PER", "B-LOC", "E-LOC"]]
-    assert score(gold, gold).strict_f1 == 1.0
-    assert score(gold, [["S-PER", "B-LOC", "I-LOC"]]).strict_f1 == pytest.approx(2 / 3)
+    assert entity_metrics(gold, gold).strict_f1 == 1.0
+    assert entity_metrics(gold, [["S-PER", "B-LOC", "I-LOC"]]).strict_f1 == pytest.approx(2 / 3)

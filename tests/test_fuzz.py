@@ -8,6 +8,8 @@ strings and 2,000 round trips.
 from __future__ import annotations
 
 import io
+import itertools
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tagger import data
+from tagger.entities import to_iob2
 from tagger.errors import DataError
 
 SMALL, LARGE, LARGE_ROUND_TRIPS = 150, 10_000, 2_000
@@ -40,25 +43,34 @@ noise = st.one_of(st.binary(max_size=200), conll_like,
 
 
 @pytest.fixture(scope="module", autouse=True)
-def private_datasets_cache():
-    """Every file read leaves a cache entry: keep the thousands of them out of the user's cache."""
-    with tempfile.TemporaryDirectory() as cache:
-        previous, datasets.config.HF_DATASETS_CACHE = datasets.config.HF_DATASETS_CACHE, Path(cache)
+def files_directory():
+    """One directory for the module's generated files (each removed once read), and a datasets
+    cache of its own: every file read leaves a cache entry."""
+    global FILES
+    with tempfile.TemporaryDirectory(prefix="tagger-fuzz-") as directory:
+        FILES = Path(directory)
+        previous, datasets.config.HF_DATASETS_CACHE = datasets.config.HF_DATASETS_CACHE, FILES / "cache"
         datasets.disable_progress_bars()
         datasets.logging.set_verbosity_error()
         yield
         datasets.config.HF_DATASETS_CACHE = previous
+        shutil.rmtree(FILES / "cache", ignore_errors=True)
+
+
+FILES: Path
+NAMES = itertools.count()
 
 
 def read(content: bytes) -> tuple[Path, list[list[str]], list[list[str]]] | tuple[Path, DataError]:
-    directory = Path(tempfile.mkdtemp())
-    path = directory / "sample.conll"
+    path = FILES / f"sample-{next(NAMES)}.conll"  # a new name each time: datasets caches by path
     path.write_bytes(content)
     try:
         dataset = data.load_split(str(path), "test")
+        return path, dataset["tokens"], data.tag_sequences(dataset)
     except DataError as error:
         return path, error
-    return path, dataset["tokens"], data.tag_sequences(dataset)
+    finally:
+        path.unlink()
 
 
 def expected_reading(content: bytes) -> tuple[list[list[str]], list[list[str]]]:
@@ -73,13 +85,13 @@ def expected_reading(content: bytes) -> tuple[list[list[str]], list[list[str]]]:
         if not fields:
             if sentence:
                 tokens.append([t for t, _ in sentence])
-                tags.append(data.to_iob2([g for _, g in sentence]))
+                tags.append(to_iob2([g for _, g in sentence]))
                 sentence = []
             continue
         sentence.append((fields[0], fields[-1]))
     if sentence:
         tokens.append([t for t, _ in sentence])
-        tags.append(data.to_iob2([g for _, g in sentence]))
+        tags.append(to_iob2([g for _, g in sentence]))
     return tokens, tags
 
 
@@ -98,7 +110,7 @@ def check_round_trip(written: list[list[tuple[str, str]]], separator: str) -> No
     assert not isinstance(result[0], DataError), result[0]
     tokens, tags = result
     assert tokens == [[t for t, _ in sentence] for sentence in written]
-    assert tags == [data.to_iob2([g for _, g in sentence]) for sentence in written]
+    assert tags == [to_iob2([g for _, g in sentence]) for sentence in written]
 
 
 QUICK = settings(max_examples=SMALL, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -33,16 +33,16 @@ def tagger(*args: str, **run) -> subprocess.CompletedProcess:
 
 def train(corpus, model, *extra) -> dict:
     tagger("train", "--data", str(corpus), "--model", str(model), *OPTIONS, *extra)
-    return json.loads((model / "config.json").read_text())
+    return json.loads((model / "training.json").read_text())
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
 def test_trains_on_the_gpu_in_each_precision(corpus, tmp_path, precision):
     if precision == "bf16" and not torch.cuda.is_bf16_supported():
         pytest.skip("this GPU has no bfloat16")
-    config = train(corpus, tmp_path / "model", "--device", "cuda", "--precision", precision)
-    assert config["training"]["device"].startswith("cuda") and config["training"]["precision"] == precision
-    assert config["dev"]["f1"] > 0.9
+    summary = train(corpus, tmp_path / "model", "--device", "cuda", "--precision", precision)
+    assert summary["runtime"]["device"].startswith("cuda") and summary["runtime"]["precision"] == precision
+    assert summary["dev"]["f1"] > 0.9
 
 
 @pytest.mark.parametrize("trained_on, tagged_on", [("cuda", "cpu"), ("cpu", "cuda")])
@@ -61,5 +61,5 @@ def test_two_processes_train_with_nccl(corpus, tmp_path):
                              *OPTIONS, "--device", "cuda"], capture_output=True, text=True, timeout=600,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
-    config = json.loads((tmp_path / "model" / "config.json").read_text())
-    assert config["training"]["processes"] == 2 and config["dev"]["f1"] > 0.9
+    summary = json.loads((tmp_path / "model" / "training.json").read_text())
+    assert summary["runtime"]["processes"] == 2 and summary["dev"]["f1"] > 0.9

@@ -7,7 +7,8 @@ import torch
 
 from tagger.decoding import Constraints
 from tagger.encoding import UNK_ID, Encoder, Vocabulary, normalise_word
-from tagger.model import BiLSTMTagger, ModelConfig
+from tagger.config import ModelConfig
+from tagger.model import BiLSTMTagger, Dimensions
 
 SENTENCES = [["Ada", "Brandt", "visited", "Velden", "in", "1996", "."], ["Corva", "fell", "."]]
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
@@ -16,9 +17,9 @@ TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
 def build(hidden=16, decoder="softmax"):
     encoder = Encoder.build(SENTENCES, TAGS, pretrained_words=["paris"])
     torch.manual_seed(0)
-    config = ModelConfig(len(encoder.words), len(encoder.chars), len(encoder.tags), word_dim=8,
-                         char_dim=6, char_filters=5, hidden_size=hidden, decoder=decoder)
-    return encoder, BiLSTMTagger(config).eval()
+    config = ModelConfig(decoder=decoder, hidden_size=hidden, char_dim=6, char_filters=5)
+    dimensions = Dimensions(len(encoder.words), len(encoder.chars), len(encoder.tags), word_dim=8)
+    return encoder, BiLSTMTagger(config, dimensions).eval()
 
 
 def test_vocabulary_normalises_and_falls_back_to_unknown():
@@ -31,7 +32,7 @@ def test_vocabulary_normalises_and_falls_back_to_unknown():
     assert restored.items == encoder.words.items and restored.id("ada") == encoder.words.id("ada")
 
 
-def test_scores_have_one_row_per_token():
+def test_logits_have_one_row_per_token():
     encoder, model = build()
     batch = encoder.encode(SENTENCES)
     assert model(batch).shape == (2, 7, len(TAGS))
@@ -48,8 +49,8 @@ def test_padding_never_changes_a_prediction():
 def test_bilstm_states_equal_pytorchs_packed_bidirectional_lstm(layers):
     """The CPU's two dense directions against the packed nn.LSTM that cuDNN runs on a GPU."""
     torch.manual_seed(layers)
-    model = BiLSTMTagger(ModelConfig(10, 10, 3, word_dim=4, char_filters=4, hidden_size=6,
-                                     lstm_layers=layers)).eval()
+    model = BiLSTMTagger(ModelConfig(char_filters=4, hidden_size=6, lstm_layers=layers),
+                         Dimensions(10, 10, 3, word_dim=4)).eval()
     tokens, lengths = torch.randn(3, 5, 8), torch.tensor([5, 2, 4])
     expected = model.packed_states(tokens, lengths)
     states = model.bidirectional_states(tokens, lengths)
@@ -81,4 +82,4 @@ def test_both_decoders_learn_a_batch_and_ignore_its_padding(decoder):
 
 def test_unknown_decoder_is_refused():
     with pytest.raises(ValueError, match="crf"):
-        ModelConfig(10, 10, 3, decoder="hmm")
+        ModelConfig(decoder="hmm")

@@ -3,13 +3,21 @@ stays bounded on a line of any length, and bytes that are not UTF-8 are refused 
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
 import subprocess
 import sys
+import threading
 
 import pytest
+from typer.testing import CliRunner
 
 from tagger import text
+from tagger.cli import app
+
+runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -19,15 +27,16 @@ def model(tmp_path_factory):
     return train_small(tmp_path_factory.mktemp("hostile"), "softmax")[1]
 
 
-def predict(model, data: bytes, *options) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tagger", "predict", "--model", str(model), *options],
-                          input=data, capture_output=True, timeout=600)
+def predict(model, data: bytes, *options: str):
+    result = runner.invoke(app, ["predict", "--model", str(model), *options], input=data)
+    assert result.exit_code == 0, result.output
+    return result.stdout_bytes.decode("utf-8")
 
 
-def assert_offsets_exact(data: bytes, jsonl: bytes) -> list[dict]:
+def assert_offsets_exact(data: bytes, jsonl: str) -> list[dict]:
     """Every entity's and token's offsets point at its text in the input."""
     source = data.decode("utf-8")
-    records = [json.loads(line) for line in jsonl.decode("utf-8").splitlines()]
+    records = [json.loads(line) for line in jsonl.splitlines()]
     for record in records:
         for entity in record["entities"]:
             assert source[entity["start"]:entity["end"]] == entity["text"]
@@ -49,45 +58,58 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_odd_input_is_tagged_with_exact_offsets(model, case):
     data = CASES[case]
-    result = predict(model, data, "--format", "jsonl")
-    assert result.returncode == 0, result.stderr
-    records = assert_offsets_exact(data, result.stdout)
+    records = assert_offsets_exact(data, predict(model, data, "--format", "jsonl"))
     assert bool(records) == bool(data.strip())
-    inline = predict(model, data, "--format", "inline").stdout.decode()
-    for marker in ("](PER)", "](LOC)", "](ORG)"):
-        inline = inline.replace(marker, "")
-    assert inline.replace("[", "") == data.decode()  # the input comes back whole
+    inline = predict(model, data, "--format", "inline")
+    assert re.sub(r"\[([^\]]*)\]\((PER|LOC|ORG)\)", r"\1", inline) == data.decode()  # the input comes back whole
 
 
-def test_megabyte_line_without_spaces_and_five_megabyte_line_of_words(model):
-    blob = ("x" * (1 << 20)).encode()
-    result = predict(model, blob, "--format", "jsonl")
-    assert result.returncode == 0, result.stderr
-    records = assert_offsets_exact(blob, result.stdout)
-    assert sum(len(token) for r in records for token in r["tokens"]) == len(blob)
+def test_a_line_longer_than_a_piece_is_read_in_pieces_cut_after_a_space(model):
+    piece = text.MAX_PIECE_BYTES
+    blob = ("x" * (3 * piece + 100)).encode()  # no space to cut at
+    records = assert_offsets_exact(blob, predict(model, blob, "--format", "jsonl"))
+    assert [len(token) for r in records for token in r["tokens"]] == [piece, piece, piece, 100]
 
-    words = (WORDS * (5 * (1 << 20) // len(WORDS))).encode()
-    result = predict(model, words, "--format", "jsonl")
-    assert result.returncode == 0, result.stderr
-    records = assert_offsets_exact(words, result.stdout)
-    assert max(len(r["tokens"]) for r in records) <= text.MAX_PIECE_BYTES // 2
+    words = (WORDS * (3 * piece // len(WORDS))).encode()
+    lines = list(text.read_lines(io.BytesIO(words), "<stdin>"))
+    longest_word = max(map(len, WORDS.split()))  # a piece also carries the word cut off the one before
+    assert len(lines) == 3
+    assert all(len(line.text.encode()) <= piece + longest_word and line.text.endswith(" ") for line in lines)
+    records = assert_offsets_exact(words, predict(model, words, "--format", "jsonl"))
     assert sum(len(r["tokens"]) for r in records) == len(words.split())
 
 
 def test_bytes_that_are_not_utf8_are_refused_with_the_line(model):
-    result = predict(model, b"Ada met Ivo .\nLina \xff\xfe visited Arlo .\n")
-    assert result.returncode == 2
-    assert result.stderr.decode().strip() == "error: <stdin>:2: not UTF-8 text; convert the input to UTF-8 " \
-                                            "(e.g. with iconv)"
+    data = b"Ada met Ivo .\nLina \xff\xfe visited Arlo .\n"
+    result = runner.invoke(app, ["predict", "--model", str(model)], input=data)
+    assert result.exit_code == 2
+    assert result.stderr == "error: <stdin>:2: not UTF-8 text; convert the input to UTF-8 (e.g. with iconv)\n"
+
+
+def peak_rss_mb(model, block: bytes, megabytes: int) -> float:
+    """Peak RSS of `tagger predict --tokenized` with `block` piped in, repeated to `megabytes`."""
+    process = subprocess.Popen([sys.executable, "-m", "tagger", "predict", "--model", str(model), "--format",
+                                "jsonl", "--tokenized"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    deadline = threading.Timer(600, process.kill)
+    deadline.start()
+    try:
+        with process.stdin:
+            for _ in range(megabytes * (1 << 20) // len(block) + 1):
+                process.stdin.write(block)
+        _, status, usage = os.wait4(process.pid, 0)  # wait4: this child's own peak RSS
+    finally:
+        deadline.cancel()
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait
+    assert process.returncode == 0
+    return usage.ru_maxrss / 1024
 
 
 @pytest.mark.slow
 def test_a_50_mb_stream_runs_in_the_memory_of_a_1_mb_one(model):
-    from benchmarks.stream_memory import measure, text_block
     from conftest import make_sentences
 
-    block = text_block([token for token, _ in sentence] for sentence in make_sentences(500, seed=4))
-    # --tokenized: the tokenizer holds one line at a time, and raw text would add ~4 minutes to CI
-    short = measure(model, block, 1, tokenized=True)
-    long = measure(model, block, 50, tokenized=True)
-    assert long.peak_rss_mb <= 1.5 * short.peak_rss_mb, (short, long)
+    block = "".join(" ".join(token for token, _ in sentence) + "\n"
+                    for sentence in make_sentences(500, seed=4)).encode()
+    # --tokenized: the tokenizer holds one line at a time, and raw text would take minutes more
+    short, long = peak_rss_mb(model, block, 1), peak_rss_mb(model, block, 50)
+    assert long <= 1.5 * short, (short, long)

@@ -75,12 +75,14 @@ def worker(corpus: Path, model: Path, steps: int, embeddings: str, hidden_size: 
 
     import datasets
 
-    from tagger.training import Step, TrainConfig, train
+    from tagger.config import ModelConfig, Runtime, TrainConfig
+    from tagger.run import train
+    from tagger.training import Step
 
     datasets.disable_progress_bars()
-    config = TrainConfig(embeddings=embeddings, hidden_size=hidden_size, device="cpu")
-    records = train(config, str(corpus), model)
-    prepared = next(records)
+    config = TrainConfig(ModelConfig(hidden_size=hidden_size), embeddings=embeddings)
+    records = train(config, str(corpus), model, Runtime(device="cpu"))
+    started_run = next(records)
     started, tokens, done = None, 0, 0
     for record in records:
         if not isinstance(record, Step):
@@ -94,8 +96,8 @@ def worker(corpus: Path, model: Path, steps: int, embeddings: str, hidden_size: 
             break
     seconds = time.perf_counter() - started
     records.close()
-    print(json.dumps({"rank": int(os.environ.get("RANK", 0)), "train_sentences": prepared.train_sentences,
-                      "train_tokens": prepared.train_tokens, "steps": done, "tokens_per_second": tokens / seconds,
+    print(json.dumps({"rank": int(os.environ.get("RANK", 0)), "train_sentences": started_run.train_sentences,
+                      "train_tokens": started_run.train_tokens, "steps": done, "tokens_per_second": tokens / seconds,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       **_resident_now()}), flush=True)
 

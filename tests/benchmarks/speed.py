@@ -40,9 +40,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from tagger.data import read_conll, tag_sequences
-from tagger.encoding import normalise_word
+from tagger.encoding import length_bucketed_batches, normalise_word
 from tagger.predict import Tagger
-from tagger.training import length_bucketed_batches
 
 ONE_SENTENCE = b"Angela Merkel met Emmanuel Macron in Paris on Tuesday.\n"
 
@@ -77,7 +76,9 @@ print(json.dumps(seconds))
 TAGGER_TRAIN = """
 import json, sys
 from pathlib import Path
-from tagger.training import Epoch, TrainConfig, train
+from tagger.config import TrainConfig
+from tagger.run import train
+from tagger.training import Epoch
 config = TrainConfig(epochs=int(sys.argv[3]), patience=int(sys.argv[3]))
 seconds = [record.seconds for record in train(config, sys.argv[1], Path(sys.argv[2])) if isinstance(record, Epoch)]
 print(json.dumps(seconds))
@@ -264,7 +265,7 @@ def measure(model: Path, data: Path, spacy_work: Path | None, runs: int, repeat:
         Row("start-up, one sentence", "s", tagger_run["startup_s"], other("startup_s"), "spaCy", False),
     ]
 
-    tagger = Tagger(model, "cpu")
+    tagger = Tagger.load(model, "cpu")
     model_only = median_of(runs, lambda: _seconds(lambda: tagger.tag(test)))
     hidden, vocabulary = tagger.model.config.hidden_size, reference_vocabulary(train)
     reference = PlainBiLSTM(len(vocabulary) + 2, len(tagger.encoder.tags), hidden).eval()
@@ -308,7 +309,7 @@ def _seconds(work: Callable[[], object]) -> float:
 
 
 def _targets(report: Report) -> dict[str, bool]:
-    """Issue 5's targets that this run's figures can settle."""
+    """The speed targets that this run's figures can settle."""
     rows = {row.name: row for row in report.rows}
     targets = {"model only >= 0.8x plain Bi-LSTM": rows["model only (pre-tokenised)"].ratio >= 0.8,
                "start-up < 2 s": rows["start-up, one sentence"].tagger < 2.0}

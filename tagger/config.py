@@ -1,0 +1,64 @@
+"""The settings a user chooses, each with its one default: the network's design, the training
+options, and how to run. The command line takes its defaults from here, so this module
+imports neither torch nor datasets (`tagger predict` must start fast)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tagger.errors import TaggerError
+
+DECODERS = ("softmax", "crf")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network's design; with the sizes the data gives (model.Dimensions), what rebuilds it."""
+
+    decoder: str = "softmax"  # softmax: each token's tag from the classifier; crf: a linear-chain CRF
+    hidden_size: int = 200  # LSTM units per direction
+    lstm_layers: int = 1
+    dropout: float = 0.33  # on the LSTM's inputs and outputs
+    word_dropout: float = 0.05  # share of training words replaced by the unknown word
+    char_dim: int = 30
+    char_filters: int = 50
+    char_kernel: int = 3
+
+    def __post_init__(self):
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder {self.decoder!r} is not one of {', '.join(DECODERS)}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train and how. A resumed run takes all of it from its checkpoint."""
+
+    model: ModelConfig = ModelConfig()
+    embeddings: str = "glove"  # glove (GloVe 6B 50d), none, or a GloVe / word2vec text file
+    pretrained_words: int = 400_000  # most frequent pretrained words kept for text unseen in training
+    epochs: int = 30
+    patience: int = 5  # epochs without a better dev F1 before stopping
+    batch_size: int = 16  # sentences, across all processes
+    lr: float = 1e-3  # Adam's
+    lr_decay: float = 0.95  # the learning rate is multiplied by this after every epoch
+    clip: float = 5.0  # gradient norm
+    seed: int = 1
+    dev_fraction: float = 0.1  # of train held out when the data has no dev split
+
+    @classmethod
+    def from_dict(cls, options: dict) -> TrainConfig:
+        return cls(**{**options, "model": ModelConfig(**options["model"])})
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How to run, not what to train: a resumed run takes these from its command."""
+
+    device: str = "auto"  # auto (the first GPU if there is one, else the CPU), cpu, cuda or cuda:N
+    precision: str = "fp32"  # on CUDA also bf16 or fp16: mixed precision (autocast)
+    timeout: float = 600.0  # with several processes: seconds each waits for the others
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise TaggerError(f"--precision {self.precision}: use one of {', '.join(PRECISIONS)}")

@@ -1,0 +1,51 @@
+"""Scoring a model's tags against gold ones: the back end of `tagger eval`, and of the dev and
+test scores in training."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tagger import data
+from tagger.device import resolve_device
+from tagger.error_analysis import ErrorReport, analyse
+from tagger.metrics import Metrics, entity_metrics
+from tagger.predict import Tagger
+
+
+def evaluate(tagger: Tagger, sentences: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> Metrics:
+    """Tag `sentences` and compare the tags with `gold`."""
+    return entity_metrics(gold, [tagged.tags for tagged in tagger.tag(sentences, with_probabilities=False)])
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: Metrics
+    sentences: int
+    tokens: int
+    seconds: float
+    unseen_tags: list[str]  # gold tags the model was never trained on: their entities can only be missed
+    errors: ErrorReport | None = None
+
+    def to_dict(self) -> dict:
+        errors = {} if self.errors is None else {"errors": self.errors.to_dict()}
+        return {**self.metrics.to_dict(), "sentences": self.sentences, "tokens": self.tokens,
+                "seconds": self.seconds, "unseen_tags": self.unseen_tags, **errors}
+
+
+def evaluate_saved(model_dir: Path, source: str, split: str, device_name: str = "auto",
+                   with_errors: bool = False) -> Evaluation:
+    """Score the model saved in `model_dir` on one split of `source` (or on a CoNLL file),
+    with the breakdown of its errors if asked."""
+    tagger = Tagger.load(model_dir, resolve_device(device_name))
+    dataset = data.load_split(source, split)
+    sentences, gold = dataset["tokens"], data.tag_sequences(dataset)
+    started = time.perf_counter()
+    predicted = [tagged.tags for tagged in tagger.tag(sentences, with_probabilities=False)]
+    seconds = time.perf_counter() - started
+    errors = analyse(sentences, gold, predicted) if with_errors else None
+    unseen = sorted({tag for tags in gold for tag in tags} - set(tagger.encoder.tags.items))
+    return Evaluation(entity_metrics(gold, predicted), len(sentences), sum(map(len, sentences)), seconds, unseen,
+                      errors)

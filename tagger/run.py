@@ -1,0 +1,230 @@
+"""A training run, from data to a saved and scored model: the model directory, resuming, the
+data and a fresh model, the training loop's records passed on as they come, each best model
+saved, and the test score at the end."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import datasets
+import torch
+
+from tagger import artifact, data, distributed
+from tagger.config import Runtime, TrainConfig
+from tagger.embeddings import embedding_matrix, load_vectors
+from tagger.encoding import Encoder, TrainingText, Vocabulary
+from tagger.errors import ArtifactError, DataError, TaggerError
+from tagger.evaluation import evaluate
+from tagger.metrics import Metrics
+from tagger.model import BiLSTMTagger, Dimensions
+from tagger.predict import Tagger
+from tagger.training import Epoch, Step, TrainingState, fit
+
+
+@dataclass(frozen=True)
+class Started:
+    """The data and model are ready; training starts."""
+
+    train_sentences: int
+    train_tokens: int
+    dev_sentences: int
+    dev_held_out: bool  # True when dev was carved out of train
+    test_sentences: int
+    tags: list[str]
+    words: int
+    pretrained_coverage: float | None  # share of training tokens with a pretrained vector
+    parameters: int
+    device: str
+    processes: int
+    resumed_at: tuple[int, int] | None = None  # (epoch, steps of it done) when resuming
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The run stopped when asked to, before its end."""
+
+    epoch: int  # the epoch under way
+    step: int  # its steps done
+    resumable: bool  # a checkpoint holds the run where it stopped
+    best_model_saved: bool  # the model directory holds the best model so far
+
+
+@dataclass(frozen=True)
+class Finished:
+    best_epoch: int
+    dev: Metrics
+    test: Metrics | None
+    stopped_early: bool
+    seconds: float
+
+
+Record = Started | Step | Epoch | Stopped | Finished
+
+
+def train(config: TrainConfig, source: str, model_dir: Path, runtime: Runtime = Runtime(), *,
+          overwrite: bool = False, stop: threading.Event | None = None) -> Iterator[Record]:
+    """Train on `source`, save the best model by dev F1 to `model_dir`, score it on test.
+
+    A checkpoint in `model_dir` after every epoch lets `resume` continue the run exactly where
+    it stopped. Setting `stop` ends the run after the step under way, with a checkpoint and a
+    Stopped record; so does closing this generator, without the record.
+
+    Started by torchrun as several processes, each trains its share of every batch
+    (DistributedDataParallel); the main process alone reads and writes `model_dir`.
+    """
+    yield from _run(Path(model_dir), runtime, stop, (config, source), overwrite)
+
+
+def resume(model_dir: Path, runtime: Runtime = Runtime(), *, stop: threading.Event | None = None) -> Iterator[Record]:
+    """Continue the unfinished run in `model_dir` where it stopped, with the options and data it
+    started with; as `train` otherwise."""
+    yield from _run(Path(model_dir), runtime, stop, None, overwrite=False)
+
+
+def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None, new: tuple[TrainConfig, str] | None,
+         overwrite: bool) -> Iterator[Record]:
+    world = distributed.World.from_environment()
+    device = world.device(runtime.device)
+    if device.type == "cpu" and runtime.precision != "fp32":
+        raise TaggerError(f"--precision {runtime.precision}: mixed precision is for CUDA GPUs; "
+                          "train on the CPU with --precision fp32")
+    with distributed.process_group(world, device, runtime.timeout):
+        yield from _train(model_dir, runtime, stop or threading.Event(), new, overwrite, world, device)
+
+
+def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[TrainConfig, str] | None,
+           overwrite: bool, world: distributed.World, device: torch.device) -> Iterator[Record]:
+    started = time.perf_counter()
+    checkpoint, failure = None, None
+    if world.is_main:
+        try:
+            artifact.recover_interrupted_save(model_dir)  # a crash mid-save may have left the run's directory aside
+            if new is None:
+                checkpoint = _checkpoint_to_resume(model_dir)
+            else:
+                artifact.prepare_model_dir(model_dir, overwrite)
+        except TaggerError as error:
+            failure = error
+    distributed.raise_if_any_failed(world, failure)
+    checkpoint = distributed.broadcast_from_main(world, checkpoint)  # every process resumes from the main one's
+    config, source = new or (TrainConfig.from_dict(checkpoint["config"]), checkpoint["data"])
+
+    failure = None
+    try:
+        corpus, train_sentences, dev_split, held_out = _load_data(config, source, world)
+        torch.manual_seed(config.seed)
+        model, encoder, coverage = build_model(config, train_sentences.tokens(), train_sentences.tag_names)
+    except TaggerError as error:
+        failure = error
+    distributed.raise_if_any_failed(world, failure)
+    model.to(device)
+    state = TrainingState.start(model, config, runtime, world)
+    if checkpoint is not None:
+        state.restore(checkpoint, device)
+    resumed_at = (state.position.epoch, state.position.step) if checkpoint is not None else None
+    yield Started(len(train_sentences), sum(train_sentences.lengths), len(dev_split), held_out,
+                  len(corpus["test"]) if "test" in corpus else 0, encoder.tags.items, len(encoder.words),
+                  coverage, sum(p.numel() for p in model.parameters()), str(device), world.size, resumed_at)
+    if stop.is_set():  # before the first step: nothing to keep
+        yield Stopped(state.position.epoch, state.position.step, resumable=checkpoint is not None,
+                      best_model_saved=artifact.has_model(model_dir))
+        return
+
+    def save_checkpoint() -> None:
+        if world.is_main:
+            artifact.save_checkpoint(model_dir, state.checkpoint(config, source))
+
+    def save_where_lost() -> str:
+        save_checkpoint()
+        if world.is_main:
+            return f"the run is saved at epoch {state.position.epoch}, step {state.position.step}"
+        return f"process 0 keeps the run's checkpoint in {model_dir}"
+
+    summary = {"data": source, "options": {key: value for key, value in asdict(config).items() if key != "model"},
+               "runtime": {"device": str(device), "precision": runtime.precision, "processes": world.size}}
+    # Only the main process evaluates: the others need no dev sentences in memory.
+    dev_data = (dev_split["tokens"], data.tag_sequences(dev_split)) if world.is_main else ([], [])
+    try:
+        with distributed.on_lost_peers(world, save_where_lost):
+            for record in fit(state, encoder, train_sentences, dev_data, config, runtime, device):
+                if isinstance(record, Epoch):
+                    if record.is_best and world.is_main:
+                        artifact.save_model(model_dir, model, encoder, {**summary, "best_epoch": record.epoch,
+                                                                        "dev": record.dev.to_dict()})
+                    save_checkpoint()
+                yield record
+                if stop.is_set():
+                    save_checkpoint()
+                    yield Stopped(state.position.epoch, state.position.step, resumable=True,
+                                  best_model_saved=artifact.has_model(model_dir))
+                    return
+    except GeneratorExit:  # the caller stops reading between two steps: keep the run's place
+        save_checkpoint()
+        raise
+
+    position = state.position
+    test = None
+    if world.is_main:
+        if "test" in corpus:
+            test = evaluate(Tagger.load(model_dir, device), corpus["test"]["tokens"],
+                            data.tag_sequences(corpus["test"]))
+            artifact.update_training(model_dir, test=test.to_dict())
+        artifact.remove_checkpoint(model_dir)
+    yield Finished(position.best_epoch, Metrics.from_dict(position.best_dev), test,
+                   stopped_early=position.since_best >= config.patience, seconds=time.perf_counter() - started)
+
+
+def _load_data(config: TrainConfig, source: str,
+               world: distributed.World) -> tuple[datasets.DatasetDict, data.TrainingSentences, datasets.Dataset, bool]:
+    """The corpus, the sentences to train on and the split to choose the best epoch on, and
+    whether that was held out of train."""
+    corpus = data.load_corpus(source)
+    if "train" not in corpus:
+        raise DataError(f"{source}: no train split (it has: {', '.join(corpus)}); "
+                        "a CoNLL directory needs train.txt or eng.train")
+    train_split, held_out = corpus["train"], "validation" not in corpus
+    dev_split = corpus.get("validation")
+    if held_out:
+        parts = train_split.train_test_split(test_size=config.dev_fraction, seed=config.seed)
+        train_split, dev_split = parts["train"], parts["test"]
+    if len(train_split) < world.size:
+        raise DataError(f"{source}: {len(train_split)} training sentences for {world.size} processes; "
+                        "start fewer processes")
+    return corpus, data.TrainingSentences(train_split), dev_split, held_out
+
+
+def _checkpoint_to_resume(model_dir: Path) -> dict:
+    checkpoint = artifact.load_checkpoint(model_dir)
+    if checkpoint is None:
+        finished = " holds a finished model" if artifact.has_model(model_dir) else " has no run"
+        raise ArtifactError(f"{model_dir}:{finished} to resume; train without --resume to start a new run")
+    return checkpoint
+
+
+def build_model(config: TrainConfig, sentences: Iterable[Sequence[str]],
+                tag_names: Sequence[str]) -> tuple[BiLSTMTagger, Encoder, float | None]:
+    """A fresh model and its encoder, with pretrained vectors where `config.embeddings` has them.
+
+    Also returns the share of training tokens the pretrained vectors cover (None without them).
+    """
+    pretrained = load_vectors(config.embeddings)
+    kept = pretrained.words[:config.pretrained_words] if pretrained else []
+    text = TrainingText.count(sentences)
+    encoder = Encoder.from_counts(text, tag_names, kept)
+    trained_words = len(Vocabulary(text.word_counts))  # the encoder lists training words first
+    dimensions = Dimensions(len(encoder.words), len(encoder.chars), len(encoder.tags),
+                            word_dim=pretrained.dim if pretrained else 100,
+                            frozen_words=len(encoder.words) - trained_words)
+    model = BiLSTMTagger(config.model, dimensions)
+    if pretrained is None:
+        return model, encoder, None
+    matrix = torch.from_numpy(embedding_matrix(encoder.words, pretrained, config.seed))
+    model.word_embedding.weight.data.copy_(matrix[:trained_words])
+    model.frozen_vectors.copy_(matrix[trained_words:])
+    known = set(pretrained.words)
+    covered = sum(count for word, count in text.word_counts.items() if word in known)
+    return model, encoder, covered / max(1, text.word_counts.total())

@@ -1,0 +1,108 @@
+"""A training run in process, on a tiny corpus: its records in order, patience, each best model
+saved, the checkpoint gone at the end, and a run stopped on request that resumes exactly."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import torch
+
+from tagger import artifact
+from tagger.config import ModelConfig, Runtime, TrainConfig
+from tagger.run import Finished, Started, Stopped, resume, train
+from tagger.training import Epoch, Step
+
+CONFIG = TrainConfig(ModelConfig(hidden_size=8, char_dim=8, char_filters=8), embeddings="none", epochs=4,
+                     batch_size=8, lr=0.01)
+CPU = Runtime(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from conftest import write_corpus
+
+    return str(write_corpus(tmp_path_factory.mktemp("training") / "corpus", train=60, dev=12, test=12))
+
+
+def weights(model_dir) -> dict[str, torch.Tensor]:
+    return artifact.load_model(model_dir).model.state_dict()
+
+
+def test_records_come_in_order_and_each_best_model_is_saved_as_its_epoch_ends(corpus, tmp_path):
+    model_dir = tmp_path / "model"
+    records, saved_at_best = [], {}
+    for record in train(CONFIG, corpus, model_dir, CPU):
+        records.append(record)
+        if isinstance(record, Epoch):
+            assert artifact.has_checkpoint(model_dir)
+            summary = json.loads((model_dir / "training.json").read_text())
+            best = [r for r in records if isinstance(r, Epoch) and r.is_best][-1]
+            assert summary["best_epoch"] == best.epoch and summary["dev"] == best.dev.to_dict()
+            if record.is_best:
+                saved_at_best[record.epoch] = weights(model_dir)
+    started, *middle, finished = records
+    assert isinstance(started, Started) and isinstance(finished, Finished)
+    assert started.train_sentences == 60 and started.dev_sentences == 12 and started.test_sentences == 12
+    steps_per_epoch = -(-60 // CONFIG.batch_size)
+    expected = [(epoch, step) for epoch in range(1, 5) for step in [*range(1, steps_per_epoch + 1), None]]
+    assert [(r.epoch, r.step if isinstance(r, Step) else None) for r in middle] == expected
+    epochs = [r for r in middle if isinstance(r, Epoch)]
+    best = max(epochs, key=lambda e: (e.dev.f1, -e.epoch))  # the first epoch with the highest dev F1
+    assert [e.epoch for e in epochs if e.is_best][-1] == finished.best_epoch == best.epoch
+    assert finished.dev == best.dev and finished.test is not None and not finished.stopped_early
+    final = weights(model_dir)
+    assert all(torch.equal(final[name], tensor) for name, tensor in saved_at_best[best.epoch].items())
+    assert not artifact.has_checkpoint(model_dir)
+    assert json.loads((model_dir / "training.json").read_text())["test"] == finished.test.to_dict()
+
+
+def test_patience_stops_a_run_that_no_longer_improves(corpus, tmp_path):
+    frozen = TrainConfig(CONFIG.model, embeddings="none", epochs=10, patience=2, lr=0.0)  # dev F1 never moves
+    records = list(train(frozen, corpus, tmp_path / "model", CPU))
+    assert [(r.epoch, r.is_best) for r in records if isinstance(r, Epoch)] == [(1, True), (2, False), (3, False)]
+    assert records[-1].stopped_early and records[-1].best_epoch == 1
+
+
+def test_a_run_stopped_on_request_keeps_its_place_and_resumes_to_the_same_model(corpus, tmp_path):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same float sums in both runs
+    try:
+        reference = tmp_path / "reference"
+        list(train(CONFIG, corpus, reference, CPU))
+        model_dir, stop = tmp_path / "model", threading.Event()
+        run = train(CONFIG, corpus, model_dir, CPU, stop=stop)
+        for record in run:
+            if isinstance(record, Step) and (record.epoch, record.step) == (2, 3):
+                stop.set()
+                break
+        assert next(run) == Stopped(epoch=2, step=3, resumable=True, best_model_saved=True)
+        assert next(run, None) is None
+        position = artifact.load_checkpoint(model_dir)["position"]
+        assert (position["epoch"], position["step"]) == (2, 3)
+        records = list(resume(model_dir, CPU))
+        assert records[0].resumed_at == (2, 3) and isinstance(records[-1], Finished)
+    finally:
+        torch.set_num_threads(threads)
+    expected, final = weights(reference), weights(model_dir)
+    assert all(torch.equal(final[name], tensor) for name, tensor in expected.items())
+
+
+def test_a_run_stopped_before_its_first_step_leaves_nothing(corpus, tmp_path):
+    stop = threading.Event()
+    stop.set()
+    records = list(train(CONFIG, corpus, tmp_path / "model", CPU, stop=stop))
+    assert isinstance(records[0], Started)
+    assert records[1:] == [Stopped(epoch=1, step=0, resumable=False, best_model_saved=False)]
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_caller_that_stops_reading_mid_epoch_leaves_a_checkpoint(corpus, tmp_path):
+    run = train(CONFIG, corpus, tmp_path / "model", CPU)
+    for record in run:
+        if isinstance(record, Step) and record.step == 2:
+            break
+    run.close()
+    position = artifact.load_checkpoint(tmp_path / "model")["position"]
+    assert (position["epoch"], position["step"]) == (1, 2)
