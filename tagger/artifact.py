@@ -1,6 +1,6 @@
 """The model directory, written atomically: config.json (what rebuilds the network),
 vocab.json (words, characters and tags), weights.pt, and training.json (how the model was
-trained and how it scored); checkpoint.pt while a run is unfinished.
+trained and its dev and test metrics); checkpoint.pt while a run is unfinished.
 
 Weights are a plain state dict read back with `torch.load(weights_only=True)`, so loading
 a model never runs code from the file. Directories of format 1, which kept the training

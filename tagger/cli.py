@@ -179,7 +179,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @app.command("eval")
 def evaluate(
     data: DataOption = DEFAULT_DATA,
-    split: Annotated[str, typer.Option(help="Split to score (ignored for a single file).",
+    split: Annotated[str, typer.Option(help="Split to evaluate (ignored for a single file).",
                                        rich_help_panel="Data")] = "test",
     model: ModelOption = DEFAULT_MODEL,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
@@ -188,7 +188,7 @@ def evaluate(
                                          "examples.")] = False,
     device: DeviceOption = RUNTIME.device,
 ) -> None:
-    """Score a saved model: entity precision, recall and F1, overall and per type."""
+    """Evaluate a saved model: entity precision, recall and F1, overall and per type."""
     from tagger.evaluation import evaluate_saved
 
     _quiet_datasets()
@@ -210,7 +210,7 @@ def evaluate(
     console = Console()
     console.print(f"{where}: {result.sentences:,} sentences, {result.tokens:,} tokens, tagged in "
                   f"{result.seconds:.1f}s")
-    console.print(metrics_table(result.metrics, "Entity scores (seqeval)"))
+    console.print(metrics_table(result.metrics, "Entity precision, recall and F1 (seqeval)"))
     if result.errors is not None:
         console.print(*error_tables(result.errors))
 

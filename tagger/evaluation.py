@@ -1,5 +1,5 @@
-"""Scoring a model's tags against gold ones: the back end of `tagger eval`, and of the dev and
-test scores in training."""
+"""Evaluating a model's tags against gold ones: the back end of `tagger eval`, and of the dev and
+test metrics in training."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class Evaluation:
 
 def evaluate_saved(model_dir: Path, source: str, split: str, device_name: str = "auto",
                    with_errors: bool = False) -> Evaluation:
-    """Score the model saved in `model_dir` on one split of `source` (or on a CoNLL file),
+    """Evaluate the model saved in `model_dir` on one split of `source` (or on a CoNLL file),
     with the breakdown of its errors if asked."""
     tagger = Tagger.load(model_dir, resolve_device(device_name))
     dataset = data.load_split(source, split)

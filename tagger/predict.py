@@ -67,7 +67,7 @@ class Tagger:
                   for index, sentence in enumerate(sentences)
                   for start in range(0, len(sentence), MAX_SENTENCE_TOKENS)]
         chunk_results: list[tuple[list[int], list[float]]] = [([], []) for _ in chunks]
-        was_training = self.model.training  # training scores its dev set between epochs
+        was_training = self.model.training  # training evaluates on dev between epochs
         self.model.eval()
         # Similar lengths share a batch, so little time goes on padding.
         order = sorted(range(len(chunks)), key=lambda number: len(chunks[number][1]))

@@ -1,6 +1,6 @@
-"""A training run, from data to a saved and scored model: the model directory, resuming, the
+"""A training run, from data to a saved and evaluated model: the model directory, resuming, the
 data and a fresh model, the training loop's records passed on as they come, each best model
-saved, and the test score at the end."""
+saved, and the test metrics at the end."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ Record = Started | Step | Epoch | Stopped | Finished
 
 def train(config: TrainConfig, source: str, model_dir: Path, runtime: Runtime = Runtime(), *,
           overwrite: bool = False, stop: threading.Event | None = None) -> Iterator[Record]:
-    """Train on `source`, save the best model by dev F1 to `model_dir`, score it on test.
+    """Train on `source`, save the best model by dev F1 to `model_dir`, evaluate it on test.
 
     A checkpoint in `model_dir` after every epoch lets `resume` continue the run exactly where
     it stopped. Setting `stop` ends the run after the step under way, with a checkpoint and a
