@@ -57,3 +57,9 @@ def test_stream_memory_benchmark_measures_each_size(tmp_path):
                         "--megabytes", "0.1", "0.2")
     lines = output.splitlines()
     assert len(lines) == 2 and lines[0].startswith("0 MB: peak RSS ") and "(1.00x the first)" in lines[0]
+
+
+def test_tokenizer_benchmark_counts_sentences_and_tokens(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", train=10, dev=0)
+    output = run_script("tokenizer.py", "--text", str(corpus / "train.txt"), "--runs", "1")
+    assert output.startswith("10 sentences, ") and "CoNLL's own tokens for 10, kept as one sentence 10;" in output
