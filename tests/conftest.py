@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
-# Reading a CoNLL file leaves datasets' Arrow files in its cache: the suite, and the commands
-# it starts, keep theirs in a directory of their own, removed at the end. Set before anything
-# imports datasets, which reads it once.
+# Reading a CoNLL file leaves datasets' Arrow files in its cache, and torch makes a cache
+# directory in /tmp when it first trains: the suite, and the commands it starts, keep theirs
+# in a directory of their own, removed at the end. Set before anything imports datasets,
+# which reads it once.
 CACHE = tempfile.mkdtemp(prefix="tagger-tests-")
 os.environ["HF_DATASETS_CACHE"] = CACHE
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(CACHE, "torch")
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -79,7 +79,8 @@ def test_torchrun_two_processes_train_the_model_one_process_trains(corpora, tmp_
     assert single.returncode == 0, single.stderr
     pair = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                            "-m", "tagger", "train", *data, "--model", str(tmp_path / "two")],
-                          env=ENV, capture_output=True, text=True, timeout=300)
+                          env={**ENV, "TMPDIR": str(tmp_path)},  # where torchrun keeps its own files
+                          capture_output=True, text=True, timeout=300)
     assert pair.returncode == 0, pair.stderr
     assert pair.stdout.count("Data: 400 train sentences") == 1  # one process shows the run
     assert "in 2 processes" in pair.stdout

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -42,27 +41,23 @@ noise = st.one_of(st.binary(max_size=200), conll_like,
                   st.builds(lambda text, raw: text + raw, conll_like, st.binary(max_size=8)))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def files_directory():
-    """One directory for the module's generated files (each removed once read), and a datasets
+@pytest.fixture(scope="module")
+def files():
+    """One directory for the module's generated files (each removed once read), with a datasets
     cache of its own: every file read leaves a cache entry."""
-    global FILES
     with tempfile.TemporaryDirectory(prefix="tagger-fuzz-") as directory:
-        FILES = Path(directory)
-        previous, datasets.config.HF_DATASETS_CACHE = datasets.config.HF_DATASETS_CACHE, FILES / "cache"
+        previous, datasets.config.HF_DATASETS_CACHE = datasets.config.HF_DATASETS_CACHE, Path(directory) / "cache"
         datasets.disable_progress_bars()
         datasets.logging.set_verbosity_error()
-        yield
+        yield Path(directory)
         datasets.config.HF_DATASETS_CACHE = previous
-        shutil.rmtree(FILES / "cache", ignore_errors=True)
 
 
-FILES: Path
 NAMES = itertools.count()
 
 
-def read(content: bytes) -> tuple[Path, list[list[str]], list[list[str]]] | tuple[Path, DataError]:
-    path = FILES / f"sample-{next(NAMES)}.conll"  # a new name each time: datasets caches by path
+def read(files: Path, content: bytes) -> tuple[Path, list[list[str]], list[list[str]]] | tuple[Path, DataError]:
+    path = files / f"sample-{next(NAMES)}.conll"  # a new name each time: datasets caches by path
     path.write_bytes(content)
     try:
         dataset = data.load_split(str(path), "test")
@@ -95,8 +90,8 @@ def expected_reading(content: bytes) -> tuple[list[list[str]], list[list[str]]]:
     return tokens, tags
 
 
-def check_any_bytes(content: bytes) -> None:
-    path, *result = read(content)
+def check_any_bytes(files: Path, content: bytes) -> None:
+    path, *result = read(files, content)
     if isinstance(result[0], DataError):
         message = str(result[0])
         assert message.startswith(f"{path}:") and "\n" not in message, message
@@ -104,9 +99,9 @@ def check_any_bytes(content: bytes) -> None:
     assert tuple(result) == expected_reading(content)
 
 
-def check_round_trip(written: list[list[tuple[str, str]]], separator: str) -> None:
+def check_round_trip(files: Path, written: list[list[tuple[str, str]]], separator: str) -> None:
     text = "".join("".join(f"{t}{separator}{g}\n" for t, g in sentence) + "\n" for sentence in written)
-    path, *result = read(text.encode())
+    path, *result = read(files, text.encode())
     assert not isinstance(result[0], DataError), result[0]
     tokens, tags = result
     assert tokens == [[t for t, _ in sentence] for sentence in written]
@@ -120,25 +115,25 @@ THOROUGH_ROUND_TRIPS = settings(THOROUGH, max_examples=LARGE_ROUND_TRIPS)
 
 @QUICK
 @given(noise)
-def test_any_bytes_parse_faithfully_or_fail_in_one_line(content):
-    check_any_bytes(content)
+def test_any_bytes_parse_faithfully_or_fail_in_one_line(files, content):
+    check_any_bytes(files, content)
 
 
 @QUICK
 @given(sentences, separators)
-def test_sentences_written_out_read_back_identical(written, separator):
-    check_round_trip(written, separator)
+def test_sentences_written_out_read_back_identical(files, written, separator):
+    check_round_trip(files, written, separator)
 
 
 @pytest.mark.fuzz
 @THOROUGH
 @given(noise)
-def test_any_bytes_fuzzed_at_length(content):
-    check_any_bytes(content)
+def test_any_bytes_fuzzed_at_length(files, content):
+    check_any_bytes(files, content)
 
 
 @pytest.mark.fuzz
 @THOROUGH_ROUND_TRIPS
 @given(sentences, separators)
-def test_round_trip_fuzzed_at_length(written, separator):
-    check_round_trip(written, separator)
+def test_round_trip_fuzzed_at_length(files, written, separator):
+    check_round_trip(files, written, separator)

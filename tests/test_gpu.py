@@ -59,7 +59,7 @@ def test_two_processes_train_with_nccl(corpus, tmp_path):
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                              "-m", "tagger", "train", "--data", str(corpus), "--model", str(tmp_path / "model"),
                              *OPTIONS, "--device", "cuda"], capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "model" / "training.json").read_text())
     assert summary["runtime"]["processes"] == 2 and summary["dev"]["f1"] > 0.9
