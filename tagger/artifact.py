@@ -32,6 +32,9 @@ READABLE_FORMATS = (1, 2)
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.pt"
 TRAINING_FILE = "training.json"
 CHECKPOINT_FILE = "checkpoint.pt"  # an unfinished run's state; gone when the run ends
+# What tagger writes into a model directory, the temporary files of its atomic writes included.
+MODEL_FILES = frozenset({CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, TRAINING_FILE, CHECKPOINT_FILE,
+                         f".{CHECKPOINT_FILE}.tmp", f".{TRAINING_FILE}.tmp"})
 LOAD_ATTEMPTS = 10  # a load that saw the directory being replaced is tried again
 # What format 1 kept in config.json beside the network and the training summary.
 FORMAT_1_FIELDS = {"format_version", "tagger_version", "model", "tags", "vocabulary_sizes", "weights_sha256"}
@@ -74,26 +77,34 @@ def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, training:
 def prepare_model_dir(model_dir: Path, overwrite: bool) -> None:
     """Check that a new run may write to `model_dir`.
 
-    A finished model is replaced only with `overwrite`, and only when the new run saves its
-    first model; an unfinished run, or a directory that is not a model's, is never replaced.
+    A model or an unfinished run is replaced only with `overwrite` (a model stays until the
+    new run saves its first one); a directory holding anything tagger did not write, never.
     """
     model_dir = Path(model_dir)
     if not model_dir.exists() or (model_dir.is_dir() and not any(model_dir.iterdir())):
         return
+    if not (has_model(model_dir) or has_checkpoint(model_dir)):
+        raise ArtifactError(f"{model_dir}: exists and is not a model directory; choose another --model")
     if has_checkpoint(model_dir) and not overwrite:
         raise ArtifactError(f"{model_dir}: holds an unfinished run; continue it with --resume, or start "
                             "again with --overwrite")
-    if not has_model(model_dir):
-        raise ArtifactError(f"{model_dir}: exists and is not a model directory; choose another --model")
     if not overwrite:
         raise ArtifactError(f"{model_dir}: holds a trained model; pass --overwrite to replace it (it stays "
                             "until the new run saves its first model) or choose another --model")
+    foreign = sorted(path.name for path in model_dir.iterdir() if path.name not in MODEL_FILES)
+    if foreign:
+        raise ArtifactError(f"{model_dir}: also holds {', '.join(foreign)}, which tagger did not write and "
+                            "--overwrite would delete; move them away or choose another --model")
     (model_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
 
 
 def has_model(model_dir: Path) -> bool:
-    """Whether `model_dir` holds a saved model."""
-    return (Path(model_dir) / CONFIG_FILE).is_file()
+    """Whether `model_dir` holds a saved model: a config.json that tagger wrote."""
+    try:
+        config = json.loads((Path(model_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(config, dict) and "format_version" in config
 
 
 def has_checkpoint(model_dir: Path) -> bool:
@@ -194,8 +205,8 @@ def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
     try:
         if version == 1:
             config, training = _config_from_format_1(config)
-        else:
-            training = _read_json(model_dir / TRAINING_FILE)
+        else:  # a summary: a model loads without it
+            training = _read_json(model_dir / TRAINING_FILE) if (model_dir / TRAINING_FILE).is_file() else {}
         model = BiLSTMTagger(ModelConfig(**config["model"]), Dimensions(**config["dimensions"]))
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise ArtifactError(f"{config_path}: the model settings are missing or wrong ({error}); "

@@ -70,11 +70,38 @@ def test_a_new_run_never_replaces_a_model_unasked(tmp_path):
     artifact.save_checkpoint(tmp_path / "m", {"position": {}})
     with pytest.raises(ArtifactError, match="holds an unfinished run; continue it with --resume"):
         artifact.prepare_model_dir(tmp_path / "m", overwrite=False)
-    (tmp_path / "notes").mkdir()
-    (tmp_path / "notes" / "mine.txt").write_text("keep me")
+    (tmp_path / "run").mkdir()  # a run stopped before its first model: a checkpoint alone
+    artifact.save_checkpoint(tmp_path / "run", {"position": {}})
+    artifact.prepare_model_dir(tmp_path / "run", overwrite=True)
+    assert not artifact.has_checkpoint(tmp_path / "run")
+
+
+@pytest.mark.parametrize("files", [{"notes.txt": "keep me"}, {"config.json": '{"name": "my-project"}', "main.py": ""}])
+def test_a_directory_that_is_not_a_models_is_never_replaced(tmp_path, files):
+    for name, text in files.items():
+        (tmp_path / "mine" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "mine" / name).write_text(text)
     for overwrite in (False, True):
-        with pytest.raises(ArtifactError, match="is not a model directory"):
-            artifact.prepare_model_dir(tmp_path / "notes", overwrite=overwrite)
+        with pytest.raises(ArtifactError, match="exists and is not a model directory"):
+            artifact.prepare_model_dir(tmp_path / "mine", overwrite=overwrite)
+    assert {path.name: path.read_text() for path in (tmp_path / "mine").iterdir()} == files
+
+
+def test_overwrite_never_deletes_what_a_user_put_beside_a_model(tmp_path):
+    model, encoder = small_model(0)
+    save_model(tmp_path / "m", model, encoder, {})
+    (tmp_path / "m" / "NOTES.md").write_text("how I trained it")
+    with pytest.raises(ArtifactError, match="also holds NOTES.md, which tagger did not write and --overwrite "
+                                            "would delete"):
+        artifact.prepare_model_dir(tmp_path / "m", overwrite=True)
+    assert (tmp_path / "m" / "NOTES.md").read_text() == "how I trained it"
+
+
+def test_a_model_loads_without_its_training_summary(tmp_path):
+    model, encoder = small_model(0)
+    save_model(tmp_path / "m", model, encoder, {"data": "somewhere"})
+    (tmp_path / "m" / "training.json").unlink()
+    assert load_model(tmp_path / "m").training == {}
 
 
 def test_saving_keeps_the_runs_checkpoint(tmp_path):
