@@ -9,6 +9,7 @@ go through it a batch at a time, so data larger than memory can be trained on.
 from __future__ import annotations
 
 import glob
+import os
 import re
 from array import array
 from collections.abc import Iterator, Sequence
@@ -75,6 +76,16 @@ def load_corpus(source: str) -> datasets.DatasetDict:
         raise DataError(f"{source}: no such file or directory; give a CoNLL file or directory, "
                         "a dataset folder or a Hugging Face dataset id")
     return _load_hub(source, hint="check the dataset id, or give a local CoNLL file or directory")
+
+
+def locate(source: str) -> str:
+    """`source` as a training run records it: a local file, folder or glob pattern made
+    absolute, so that the run resumes from any directory; a Hub id as it is."""
+    if source == DEFAULT_SOURCE and not Path(source).exists():
+        return os.path.abspath(LOCAL_COPY) if conll_split_files(LOCAL_COPY) else source
+    if Path(source).exists() or GLOB_MARKS.search(source):
+        return os.path.abspath(source)
+    return source
 
 
 def load_split(source: str, split: str) -> datasets.Dataset:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,12 @@ def load_vectors(spec: str) -> WordVectors | None:
     if spec == "glove":
         return _packaged_glove()
     return _read_text_vectors(Path(spec))
+
+
+def locate(spec: str) -> str:
+    """`spec` as a training run records it: a vectors file's path made absolute, so that the
+    run resumes from any directory."""
+    return spec if spec in ("glove", "none") else os.path.abspath(spec)
 
 
 def embedding_matrix(words: Vocabulary, pretrained: WordVectors, seed: int) -> np.ndarray:

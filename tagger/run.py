@@ -7,15 +7,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import datasets
 import torch
 
-from tagger import artifact, data, distributed
+from tagger import artifact, data, distributed, embeddings
 from tagger.config import Runtime, TrainConfig
-from tagger.embeddings import embedding_matrix, load_vectors
 from tagger.encoding import Encoder, TrainingText, Vocabulary
 from tagger.errors import ArtifactError, DataError, TaggerError
 from tagger.evaluation import evaluate
@@ -76,7 +75,8 @@ def train(config: TrainConfig, source: str, model_dir: Path, runtime: Runtime = 
     Started by torchrun as several processes, each trains its share of every batch
     (DistributedDataParallel); the main process alone reads and writes `model_dir`.
     """
-    yield from _run(Path(model_dir), runtime, stop, (config, source), overwrite)
+    config = replace(config, embeddings=embeddings.locate(config.embeddings))
+    yield from _run(Path(model_dir), runtime, stop, (config, data.locate(source)), overwrite)
 
 
 def resume(model_dir: Path, runtime: Runtime = Runtime(), *, stop: threading.Event | None = None) -> Iterator[Record]:
@@ -211,7 +211,7 @@ def build_model(config: TrainConfig, sentences: Iterable[Sequence[str]],
 
     Also returns the share of training tokens the pretrained vectors cover (None without them).
     """
-    pretrained = load_vectors(config.embeddings)
+    pretrained = embeddings.load_vectors(config.embeddings)
     kept = pretrained.words[:config.pretrained_words] if pretrained else []
     text = TrainingText.count(sentences)
     encoder = Encoder.from_counts(text, tag_names, kept)
@@ -222,7 +222,7 @@ def build_model(config: TrainConfig, sentences: Iterable[Sequence[str]],
     model = BiLSTMTagger(config.model, dimensions)
     if pretrained is None:
         return model, encoder, None
-    matrix = torch.from_numpy(embedding_matrix(encoder.words, pretrained, config.seed))
+    matrix = torch.from_numpy(embeddings.embedding_matrix(encoder.words, pretrained, config.seed))
     model.word_embedding.weight.data.copy_(matrix[:trained_words])
     model.frozen_vectors.copy_(matrix[trained_words:])
     known = set(pretrained.words)

@@ -4,7 +4,9 @@ saved, the checkpoint gone at the end, and a run stopped on request that resumes
 from __future__ import annotations
 
 import json
+import shutil
 import threading
+from dataclasses import replace
 
 import pytest
 import torch
@@ -106,3 +108,20 @@ def test_a_caller_that_stops_reading_mid_epoch_leaves_a_checkpoint(corpus, tmp_p
     run.close()
     position = artifact.load_checkpoint(tmp_path / "model")["position"]
     assert (position["epoch"], position["step"]) == (1, 2)
+
+
+def test_a_run_with_relative_paths_resumes_from_any_directory(corpus, tmp_path, monkeypatch):
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    shutil.copytree(corpus, work / "corpus")
+    (work / "vectors.txt").write_text("ada 0.1 0.2\nmet 0.3 0.4\n", encoding="utf-8")
+    elsewhere.mkdir()
+    monkeypatch.chdir(work)
+    run = train(replace(CONFIG, embeddings="vectors.txt"), "corpus", tmp_path / "model", CPU)
+    for record in run:
+        if isinstance(record, Step):
+            break
+    run.close()
+    monkeypatch.chdir(elsewhere)
+    assert isinstance(list(resume(tmp_path / "model", CPU))[-1], Finished)
+    summary = json.loads((tmp_path / "model" / "training.json").read_text())
+    assert summary["data"] == str(work / "corpus") and summary["options"]["embeddings"] == str(work / "vectors.txt")
