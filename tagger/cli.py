@@ -146,7 +146,8 @@ def train(
         raise typer.Exit(130) from None
     if isinstance(end, Finished):
         if world.is_main:
-            console.print(f"Model saved to {model}/; tag text with: tagger predict --model {model} < file.txt")
+            console.print(f"Model saved to {model}/; tag text with: tagger predict --model {model} < file.txt",
+                          soft_wrap=True)
         return
     if world.is_main:
         saved = "its best model so far is kept there; " if end.best_model_saved else ""
@@ -209,7 +210,7 @@ def evaluate(
     where = data if Path(data).is_file() else f"{data} ({split})"
     console = Console()
     console.print(f"{where}: {result.sentences:,} sentences, {result.tokens:,} tokens, tagged in "
-                  f"{result.seconds:.1f}s")
+                  f"{result.seconds:.1f}s", soft_wrap=True)
     console.print(metrics_table(result.metrics, "Entity precision, recall and F1 (seqeval)"))
     if result.errors is not None:
         console.print(*error_tables(result.errors))

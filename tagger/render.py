@@ -32,7 +32,7 @@ def show_training(records: Iterable[Record], console: Console) -> Finished | Sto
     bar = progress.add_task("", total=None, visible=False, epoch=0, loss=0.0, speed=0.0)
     records = iter(records)
     started = next(records)  # loading the data: its errors come before any display starts
-    console.print(_started_summary(started))
+    console.print(_started_summary(started), soft_wrap=True)  # whole lines: a log is read and searched
     shown_epoch = None
     # A log file already has a line per epoch: the live table is only for terminals.
     with Live(Group(epochs, progress), console=console, refresh_per_second=8,
@@ -61,7 +61,7 @@ def show_training(records: Iterable[Record], console: Console) -> Finished | Sto
     if isinstance(end, Finished):
         reason = "stopped early: no better dev F1" if end.stopped_early else "reached --epochs"
         console.print(f"Best dev F1 {_pct(end.dev.f1)} at epoch {end.best_epoch} (* above); {reason}; "
-                      f"{end.seconds / 60:.1f} min in all.")
+                      f"{end.seconds / 60:.1f} min in all.", soft_wrap=True)
         if end.test is not None:
             console.print(metrics_table(end.test, "Test set (best model)"))
     return end
