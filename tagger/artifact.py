@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
+from tagger.config import ModelConfig
 from tagger.encoding import Encoder
 from tagger.errors import ArtifactError
-from tagger.config import ModelConfig
 from tagger.model import BiLSTMTagger, Dimensions
 
 FORMAT_VERSION = 2

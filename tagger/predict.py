@@ -69,16 +69,18 @@ class Tagger:
         chunk_results: list[tuple[list[int], list[float]]] = [([], []) for _ in chunks]
         was_training = self.model.training  # training evaluates on dev between epochs
         self.model.eval()
-        # Similar lengths share a batch, so little time goes on padding.
-        order = sorted(range(len(chunks)), key=lambda number: len(chunks[number][1]))
-        for first in range(0, len(order), BATCH_SENTENCES):
-            numbers = order[first:first + BATCH_SENTENCES]
-            batch = self.encoder.encode([chunks[number][1] for number in numbers]).to(self.device)
-            with torch.inference_mode():
-                paths, probabilities = self.model.decode(batch, self.constraints, with_probabilities)
-            for number, path, path_probabilities in zip(numbers, paths, probabilities or [[]] * len(paths)):
-                chunk_results[number] = (path, path_probabilities)
-        self.model.train(was_training)
+        try:
+            # Similar lengths share a batch, so little time goes on padding.
+            order = sorted(range(len(chunks)), key=lambda number: len(chunks[number][1]))
+            for first in range(0, len(order), BATCH_SENTENCES):
+                numbers = order[first:first + BATCH_SENTENCES]
+                batch = self.encoder.encode([chunks[number][1] for number in numbers]).to(self.device)
+                with torch.inference_mode():
+                    paths, probabilities = self.model.decode(batch, self.constraints, with_probabilities)
+                for number, path, path_probabilities in zip(numbers, paths, probabilities or [[]] * len(paths)):
+                    chunk_results[number] = (path, path_probabilities)
+        finally:
+            self.model.train(was_training)
         tags: list[list[str]] = [[] for _ in sentences]
         probabilities: list[list[float]] = [[] for _ in sentences]
         for (index, _), (path, path_probabilities) in zip(chunks, chunk_results):
