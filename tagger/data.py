@@ -58,13 +58,10 @@ def load_corpus(source: str) -> datasets.DatasetDict:
             raise DataError(f"{source}: matches no files; give a pattern that matches CoNLL files (quote it, so "
                             "the shell leaves it to tagger)")
         return datasets.DatasetDict({"train": read_conll(files)})
-    path = Path(source)
+    path = _default_local_copy(source) or Path(source)
     if source == DEFAULT_SOURCE and not path.exists():
-        if conll_split_files(LOCAL_COPY):
-            path = LOCAL_COPY
-        else:
-            return _load_hub(HUB_COPY, hint=f"put the CoNLL-2003 files in {LOCAL_COPY}/ "
-                             "(train.txt, valid.txt, test.txt) or connect to the Hugging Face Hub")
+        return _load_hub(HUB_COPY, hint=f"put the CoNLL-2003 files in {LOCAL_COPY}/ "
+                         "(train.txt, valid.txt, test.txt) or connect to the Hugging Face Hub")
     if path.is_file():
         return datasets.DatasetDict({"train": read_conll(path)})
     if path.is_dir():
@@ -81,11 +78,18 @@ def load_corpus(source: str) -> datasets.DatasetDict:
 def locate(source: str) -> str:
     """`source` as a training run records it: a local file, folder or glob pattern made
     absolute, so that the run resumes from any directory; a Hub id as it is."""
-    if source == DEFAULT_SOURCE and not Path(source).exists():
-        return os.path.abspath(LOCAL_COPY) if conll_split_files(LOCAL_COPY) else source
-    if Path(source).exists() or GLOB_MARKS.search(source):
-        return os.path.abspath(source)
+    local = _default_local_copy(source) or Path(source)
+    if local.exists() or GLOB_MARKS.search(source):
+        return os.path.abspath(local)
     return source
+
+
+def _default_local_copy(source: str) -> Path | None:
+    """What the default source `conll2003` stands for here: data/conll2003/ when it holds the
+    files (and no path of that name exists); None for any other source, or without a copy."""
+    if source == DEFAULT_SOURCE and not Path(source).exists() and conll_split_files(LOCAL_COPY):
+        return LOCAL_COPY
+    return None
 
 
 def load_split(source: str, split: str) -> datasets.Dataset:
