@@ -26,11 +26,18 @@ app = typer.Typer(help="Train, evaluate and run a Bi-LSTM named-entity tagger on
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 DEFAULT_MODEL = Path("models/conll2003")
-DEFAULT_DATA = "conll2003"
 TRAINING, MODEL, RUNTIME = TrainConfig(), ModelConfig(), Runtime()
 ModelOption = Annotated[Path, typer.Option("--model", help="Model directory.", rich_help_panel="Model")]
-DataOption = Annotated[str, typer.Option(help="CoNLL directory or file, dataset folder, or Hugging Face "
-                                              "dataset id.", rich_help_panel="Data")]
+DataOption = Annotated[Optional[str], typer.Option(
+    help="Labelled data: a folder of files named by split (train, dev, test), one file (CoNLL, .jsonl, "
+         ".json, .parquet, .csv), a quoted glob pattern, a saved dataset, or a Hugging Face dataset id "
+         "(owner/name). Default: conll2003.", show_default=False, rich_help_panel="Data")]
+TokensColumnOption = Annotated[Optional[str], typer.Option(
+    help="The column of tokens in a dataset file or folder (default: tokens or words).", show_default=False,
+    rich_help_panel="Data")]
+TagsColumnOption = Annotated[Optional[str], typer.Option(
+    help="The column of tags in a dataset file or folder (default: ner_tags, tags or labels).",
+    show_default=False, rich_help_panel="Data")]
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (auto: the first GPU if there is "
                                                 "one, else the CPU).")]
 
@@ -66,7 +73,16 @@ def _quiet_datasets() -> None:
 
 @app.command()
 def train(
-    data: DataOption = DEFAULT_DATA,
+    data: DataOption = None,
+    train_file: Annotated[Optional[Path], typer.Option("--train", help="The training file, instead of --data.",
+                                                       show_default=False, rich_help_panel="Data")] = None,
+    dev_file: Annotated[Optional[Path], typer.Option("--dev", help="The dev file, with --train (default: 10% of "
+                                                     "train held out).", show_default=False,
+                                                     rich_help_panel="Data")] = None,
+    test_file: Annotated[Optional[Path], typer.Option("--test", help="The test file, with --train.",
+                                                      show_default=False, rich_help_panel="Data")] = None,
+    tokens_column: TokensColumnOption = None,
+    tags_column: TagsColumnOption = None,
     model: ModelOption = DEFAULT_MODEL,
     embeddings: Annotated[str, typer.Option(help="glove (GloVe 6B 50d), none, or a GloVe/word2vec "
                                                  "text file.", rich_help_panel="Model")] = TRAINING.embeddings,
@@ -113,6 +129,8 @@ def train(
     from tagger.render import show_training
     from tagger.run import Finished, resume as resume_run, train as train_model
 
+    from tagger.sources import Source
+
     _quiet_datasets()
     config = TrainConfig(ModelConfig(decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
                                      word_dropout=word_dropout),
@@ -122,6 +140,8 @@ def train(
     try:
         world = World.from_environment()
         runtime = Runtime(device, precision.value, timeout)
+        source = Source(data, *(str(file) if file else None for file in (train_file, dev_file, test_file)),
+                        tokens_column=tokens_column, tags_column=tags_column)
     except TaggerError as error:
         raise _fail(error) from None
     command = "tagger train" if world.size == 1 else "torchrun ... -m tagger train"
@@ -129,7 +149,7 @@ def train(
     try:
         with _stop_on_signals(stop):
             records = resume_run(model, runtime, stop=stop) if resume else \
-                train_model(config, data, model, runtime, overwrite=overwrite, stop=stop)
+                train_model(config, source, model, runtime, overwrite=overwrite, stop=stop)
             if world.is_main:
                 end = show_training(records, console)
             else:  # the main process shows the run
@@ -179,9 +199,12 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 @app.command("eval")
 def evaluate(
-    data: DataOption = DEFAULT_DATA,
-    split: Annotated[str, typer.Option(help="Split to evaluate (ignored for a single file).",
-                                       rich_help_panel="Data")] = "test",
+    data: DataOption = None,
+    split: Annotated[Optional[str], typer.Option(help="Split to evaluate: train, dev or test (default: test). A "
+                                                 "single file is its own split and takes none.",
+                                                 show_default=False, rich_help_panel="Data")] = None,
+    tokens_column: TokensColumnOption = None,
+    tags_column: TagsColumnOption = None,
     model: ModelOption = DEFAULT_MODEL,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     errors: Annotated[bool, typer.Option("--errors", help="Also break every entity down into correct, wrong "
@@ -191,15 +214,17 @@ def evaluate(
 ) -> None:
     """Evaluate a saved model: entity precision, recall and F1, overall and per type."""
     from tagger.evaluation import evaluate_saved
+    from tagger.sources import Source
 
     _quiet_datasets()
     try:
-        result = evaluate_saved(model, data, split, device, with_errors=errors)
+        source = Source(data, tokens_column=tokens_column, tags_column=tags_column)
+        result = evaluate_saved(model, source, split, device, with_errors=errors)
     except TaggerError as error:
         raise _fail(error) from None
-    if result.unseen_tags:
-        typer.echo(f"warning: {data}: tags the model was never trained on: {', '.join(result.unseen_tags)}; "
-                   "their entities count as missed", err=True)
+    if result.unseen_types:
+        typer.echo(f"warning: {source.location}: entity types the model was never trained on: "
+                   f"{', '.join(result.unseen_types)}; their entities count as missed", err=True)
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
         return
@@ -207,7 +232,7 @@ def evaluate(
 
     from tagger.render import error_tables, metrics_table
 
-    where = data if Path(data).is_file() else f"{data} ({split})"
+    where = source.location if result.split is None else f"{source.location} ({result.split})"
     console = Console()
     console.print(f"{where}: {result.sentences:,} sentences, {result.tokens:,} tokens, tagged in "
                   f"{result.seconds:.1f}s", soft_wrap=True)

@@ -1,15 +1,15 @@
-"""Labelled data: CoNLL files, dataset folders and Hub datasets, read into one shape.
+"""Labelled data read into one shape: CoNLL files, `datasets` files and folders, and Hub datasets.
 
 Every source becomes `datasets` splits named train / validation / test, each with a
 `tokens` column (strings) and a `ner_tags` column (ClassLabel, IOB2 or BIOES). Files are
 read into `datasets`' Arrow cache and stay there, memory-mapped: checks and conversions
 go through it a batch at a time, so data larger than memory can be trained on.
+`tagger.sources` decides which files make which split; this module reads them.
 """
 
 from __future__ import annotations
 
-import glob
-import os
+import ast
 import re
 from array import array
 from collections.abc import Iterator, Sequence
@@ -19,142 +19,56 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tagger.entities import is_bioes, to_iob2
-from tagger.errors import DataError
+from tagger.entities import from_bilou, is_bilou, is_bioes, to_iob2
+from tagger.errors import DataError, TaggerError
+from tagger.sources import (DATASET_SUFFIXES, SPLIT_ALIASES, DatasetFolder, HubDataset, SavedDataset, Source,
+                            SplitFiles, resolve)
 
-# Each load_dataset("conll") would otherwise send a request to count a download, which waits
-# for its timeout offline: reading a local file must not touch the network.
+# Each load_dataset would otherwise send a request to count a download, which waits for its
+# timeout offline: reading a local file must not touch the network.
 datasets.config.HF_UPDATE_DOWNLOAD_COUNTS = False
 
-DEFAULT_SOURCE = "conll2003"
-LOCAL_COPY = Path("data/conll2003")
-HUB_COPY = "lhoestq/conll2003"
-
-SPLIT_FILES = {
-    "train": ("train.txt", "eng.train"),
-    "validation": ("valid.txt", "dev.txt", "eng.testa"),
-    "test": ("test.txt", "eng.testb"),
-}
-SPLIT_FOLDERS = {"train": ("train",), "validation": ("valid", "dev"), "test": ("test",)}
-DATASET_SUFFIXES = {".arrow", ".parquet", ".json", ".jsonl", ".csv"}  # a folder of these is a dataset's, not CoNLL
-SPLIT_ALIASES = {"dev": "validation", "valid": "validation"}
 DOCSTART = "-DOCSTART-"
-TAG_PATTERN = r"^(O|[BIES]-\S+)$"
+TAG = re.compile(r"^(O|[BIESUL]-\S+)$")
 ROWS_PER_CHECK = 10_000  # sentences checked or converted at a time
-GLOB_MARKS = re.compile(r"[*?\[]")
-TAG_HELP = "tags must be O or B-, I-, E-, S- followed by a type, e.g. B-PER"
+TAG_HELP = "tags must be O or B-, I-, E-, S- (or U-, L-) followed by a type, e.g. B-PER"
+QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")  # a Python string literal
+TOKEN_COLUMNS = ("tokens", "words")
+TAG_COLUMNS = ("ner_tags", "tags", "labels")
 
 
-def load_corpus(source: str) -> datasets.DatasetDict:
-    """Load every split of `source`: a CoNLL file or directory, a dataset folder or a Hub id.
-
-    `conll2003` means `data/conll2003/` when it holds the files, else the Hub copy.
-    A single CoNLL file, or the files a glob pattern matches, become the train split; in a
-    CoNLL directory a split may be a folder of files (train/, valid/, test/).
-    """
-    if GLOB_MARKS.search(source) and not Path(source).exists():
-        files = sorted(Path(name) for name in glob.glob(source, recursive=True) if Path(name).is_file())
-        if not files:
-            raise DataError(f"{source}: matches no files; give a pattern that matches CoNLL files (quote it, so "
-                            "the shell leaves it to tagger)")
-        return datasets.DatasetDict({"train": read_conll(files)})
-    path = _default_local_copy(source) or Path(source)
-    if source == DEFAULT_SOURCE and not path.exists():
-        return _load_hub(HUB_COPY, hint=f"put the CoNLL-2003 files in {LOCAL_COPY}/ "
-                         "(train.txt, valid.txt, test.txt) or connect to the Hugging Face Hub")
-    if path.is_file():
-        return datasets.DatasetDict({"train": read_conll(path)})
-    if path.is_dir():
-        split_files = conll_split_files(path)
-        if split_files:
-            return datasets.DatasetDict({split: read_conll(file) for split, file in split_files.items()})
-        return _standardise(_load_folder(path), source)
-    if path.suffix or source.startswith((".", "/")) or source.count("/") > 1:
-        raise DataError(f"{source}: no such file or directory; give a CoNLL file or directory, "
-                        "a dataset folder or a Hugging Face dataset id")
-    return _load_hub(source, hint="check the dataset id, or give a local CoNLL file or directory")
+def load_corpus(source: str | Source) -> datasets.DatasetDict:
+    """Load every split of `source` (see `tagger.sources`): CoNLL or `datasets` files by split,
+    a saved dataset, a dataset folder or a Hub id. One file, or a pattern whose files name no
+    split, is the train split."""
+    return _load(Source.of(source))[0]
 
 
-def locate(source: str) -> str:
-    """`source` as a training run records it: a local file, folder or glob pattern made
-    absolute, so that the run resumes from any directory; a Hub id as it is."""
-    local = _default_local_copy(source) or Path(source)
-    if local.exists() or GLOB_MARKS.search(source):
-        return os.path.abspath(local)
-    return source
-
-
-def _default_local_copy(source: str) -> Path | None:
-    """What the default source `conll2003` stands for here: data/conll2003/ when it holds the
-    files (and no path of that name exists); None for any other source, or without a copy."""
-    if source == DEFAULT_SOURCE and not Path(source).exists() and conll_split_files(LOCAL_COPY):
-        return LOCAL_COPY
-    return None
-
-
-def load_split(source: str, split: str) -> datasets.Dataset:
-    """Load one split of `source`; a single CoNLL file, or a glob pattern's files, are their own split."""
-    if Path(source).is_file() or (GLOB_MARKS.search(source) and not Path(source).exists()):
-        return load_corpus(source)["train"]
-    corpus = load_corpus(source)
-    split = SPLIT_ALIASES.get(split, split)
-    if split not in corpus:
-        raise DataError(f"{source}: no '{split}' split (it has: {', '.join(corpus)}); "
+def load_split(source: str | Source, split: str | None = None) -> tuple[datasets.Dataset, str | None]:
+    """One split of `source` (test unless named) and its name; a source that is one file, or a
+    pattern whose files name no split, is its own split (name None) and takes no `split`."""
+    source = Source.of(source)
+    corpus, single = _load(source)
+    if single:
+        if split is not None:
+            raise DataError(f"{source.location}: one file (or a pattern whose files name no split) is one "
+                            "split, so --split does not apply; leave it out")
+        return corpus["train"], None
+    name = SPLIT_ALIASES.get(split or "test", split or "test")
+    if name not in corpus:
+        raise DataError(f"{source.location}: no '{name}' split (it has: {', '.join(corpus)}); "
                         "choose one with --split")
-    return corpus[split]
-
-
-def conll_split_files(directory: Path) -> dict[str, list[Path]]:
-    """The CoNLL files of `directory` by split, under their conventional names: a file, or a
-    folder whose files together make the split."""
-    found = {}
-    for split, names in SPLIT_FILES.items():
-        for name in (*names, *SPLIT_FOLDERS[split]):
-            if (directory / name).is_file():
-                found[split] = [directory / name]
-                break
-            if (directory / name).is_dir():
-                files = sorted(file for file in (directory / name).iterdir()
-                               if file.is_file() and not file.name.startswith("."))
-                if files and not any(file.suffix in DATASET_SUFFIXES for file in files):
-                    found[split] = files
-                    break
-    return found
+    return corpus[name], name
 
 
 def read_conll(paths: Path | Sequence[Path]) -> datasets.Dataset:
     """Read CoNLL files, each checked line by line, into one memory-mapped dataset.
 
-    Token in the first column, tag in the last, any number of columns between.
+    Token in the first column, tag in the last, any number of columns between; a blank line
+    ends a sentence; -DOCSTART- lines, and `#` comment lines between sentences, are skipped.
     """
     files = [paths] if isinstance(paths, Path) else list(paths)
     return _with_tag_labels(datasets.concatenate_datasets([_read_conll_file(path) for path in files]))
-
-
-def _read_conll_file(path: Path) -> datasets.Dataset:
-    column_count = _column_count(path)
-    middle = [f"column_{i}" for i in range(1, column_count - 1)]
-    # One column more than the file has: a line with extra columns fills it, so the
-    # builder's silent truncation shows up; its silent padding shows up as an empty tag.
-    names = ["tokens", *middle, "ner_tags", "overflow"]
-    try:
-        table = datasets.load_dataset("conll", data_files=str(path.resolve()), column_names=names,
-                                      split="train")
-    except datasets.exceptions.DatasetGenerationError as error:
-        if _caused_by(error, UnicodeDecodeError):
-            raise DataError(f"{path}:{_first_undecodable_line(path)}: not UTF-8 text; "
-                            "convert the file to UTF-8 (e.g. with iconv)") from None
-        raise
-    bad = _first_bad_token(table)
-    if bad is not None:
-        _, index, tag = bad
-        line_number, line = _content_line(path, index)
-        found = len(line.split())
-        if found != column_count:
-            raise DataError(f"{path}:{line_number}: {found} columns, expected {column_count} "
-                            "like the first line; put the token first and the tag last")
-        raise DataError(f"{path}:{line_number}: '{tag}' is not a tag; {TAG_HELP}")
-    return table.select_columns(["tokens", "ner_tags"])
 
 
 class TrainingSentences:
@@ -193,30 +107,253 @@ def tag_sequences(dataset: datasets.Dataset) -> list[list[str]]:
     return [[names[i] for i in ids] for ids in dataset["ner_tags"]]
 
 
-def _column_count(path: Path) -> int:
-    # Text mode, as the conll builder reads: \n, \r\n and \r all end a line.
-    with path.open(encoding="utf-8", errors="replace") as file:
-        for line_number, line in enumerate(file, 1):
-            if line.strip() and not line.startswith(DOCSTART):
-                count = len(line.split())
-                if count < 2:
-                    raise DataError(f"{path}:{line_number}: one column; expected a token first "
-                                    "and its tag last, separated by spaces or tabs")
-                return count
-    raise DataError(f"{path}: no sentences; expected one token per line with its tag in the last "
-                    "column and a blank line after each sentence")
+def _load(source: Source) -> tuple[datasets.DatasetDict, bool]:
+    """The corpus, and whether it is one file (or pattern) with no split names."""
+    where = resolve(source)
+    if isinstance(where, SplitFiles):
+        return datasets.DatasetDict({split: _read_files(files, source) for split, files in where.splits.items()}), \
+            where.single
+    if isinstance(where, HubDataset):
+        return _standardise(_load_hub(where), where.id, source), False
+    loaded = _load_folder(where)
+    if isinstance(loaded, datasets.Dataset):
+        return datasets.DatasetDict({"train": _standard_split(loaded, str(where.path), source)}), True
+    return _standardise(loaded, str(where.path), source), False
 
 
-def _content_line(path: Path, token_index: int) -> tuple[int, str]:
-    """The line number and text of the `token_index`-th token line, counted as the builder does."""
-    seen = -1
-    with path.open(encoding="utf-8") as file:
-        for line_number, line in enumerate(file, 1):
-            if line.strip() and not line.startswith(DOCSTART):
-                seen += 1
-                if seen == token_index:
-                    return line_number, line
-    raise AssertionError(f"{path} has fewer than {token_index + 1} token lines")
+def _read_files(files: Sequence[Path], source: Source) -> datasets.Dataset:
+    """One split from its files, each read by its kind: `datasets` files by their suffix, any
+    other file as CoNLL."""
+    parts = []
+    for path in files:
+        builder = DATASET_SUFFIXES.get(path.suffix.lower())
+        parts.append(_read_conll_file(path) if builder is None else
+                     _standard_columns(_read_dataset_file(path, builder), str(path), source))
+    return _with_tag_labels(datasets.concatenate_datasets(parts))
+
+
+def _read_conll_file(path: Path) -> datasets.Dataset:
+    stat = path.stat()
+    try:  # the size and time key datasets' cache: an edited file is read again
+        return datasets.Dataset.from_generator(_conll_sentences, features=_string_features(), gen_kwargs={
+            "path": str(path.resolve()), "stamp": f"{stat.st_size}-{stat.st_mtime_ns}"})
+    except datasets.exceptions.DatasetGenerationError as error:
+        reason = _tagger_error(error)
+        if reason is None:
+            raise
+        raise reason from None
+
+
+def _conll_sentences(path: str, stamp: str) -> Iterator[dict]:
+    tokens: list[str] = []
+    tags: list[str] = []
+    first: tuple[int, int] | None = None  # (line number, columns) of the first token line
+    try:
+        # utf-8-sig drops a byte-order mark; text mode ends a line at \n, \r\n or \r.
+        with open(path, encoding="utf-8-sig") as file:
+            for number, line in enumerate(file, 1):
+                if line.startswith(DOCSTART):
+                    continue
+                fields = line.split()
+                if not fields:
+                    if tokens:
+                        yield {"tokens": tokens, "ner_tags": tags}
+                        tokens, tags = [], []
+                    continue
+                if not tokens and fields[0].startswith("#") and not TAG.match(fields[-1]):
+                    continue  # a comment, such as MultiCoNER's `# id ...`
+                if first is None:
+                    if len(fields) < 2:
+                        raise DataError(f"{path}:{number}: one column; expected a token first and its tag "
+                                        "last, separated by spaces or tabs")
+                    first = (number, len(fields))
+                if len(fields) != first[1]:
+                    raise DataError(f"{path}:{number}: {_plural(len(fields), 'column')}, expected {first[1]} like line "
+                                    f"{first[0]}; put the token first and the tag last")
+                if not TAG.match(fields[-1]):
+                    raise DataError(f"{path}:{number}: '{fields[-1]}' is not a tag; {TAG_HELP}")
+                tokens.append(fields[0])
+                tags.append(fields[-1])
+    except UnicodeDecodeError:
+        raise DataError(f"{path}:{_first_undecodable_line(Path(path))}: not UTF-8 text; convert the file to "
+                        "UTF-8 (e.g. with iconv)") from None
+    if tokens:
+        yield {"tokens": tokens, "ner_tags": tags}
+    elif first is None:
+        raise DataError(f"{path}: no sentences; expected one token per line with its tag in the last column "
+                        "and a blank line after each sentence")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"one {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def _read_dataset_file(path: Path, builder: str) -> datasets.Dataset:
+    try:
+        return datasets.load_dataset(builder, data_files=str(path.resolve()), split="train")
+    except Exception as error:  # each builder fails in its own way on a malformed file
+        raise DataError(f"{path}: not a {builder} file datasets can read ({_first_line(error)}); check the "
+                        f"file, or give it a suffix that says what it is ({', '.join(DATASET_SUFFIXES)}, "
+                        "any other for CoNLL)") from None
+
+
+def _load_hub(where: HubDataset) -> datasets.DatasetDict:
+    try:
+        return datasets.load_dataset(where.id)
+    except Exception as error:  # the Hub client raises many kinds; all mean "not available"
+        raise DataError(f"{where.id}: could not load from the Hugging Face Hub ({_first_line(error)}); "
+                        f"{where.hint}") from None
+
+
+def _load_folder(where: SavedDataset | DatasetFolder) -> datasets.Dataset | datasets.DatasetDict:
+    try:
+        if isinstance(where, SavedDataset):
+            return datasets.load_from_disk(str(where.path))
+        return datasets.load_dataset(str(where.path))
+    except Exception as error:  # datasets raises many kinds for a folder it cannot read
+        raise DataError(f"{where.path}: a dataset folder datasets cannot read ({_first_line(error)}); give "
+                        "labelled files named by split (train, dev, test) instead") from None
+
+
+def _standardise(corpus: datasets.DatasetDict, where: str, source: Source) -> datasets.DatasetDict:
+    return datasets.DatasetDict({SPLIT_ALIASES.get(split, split): _standard_split(dataset, f"{where} ({split})", source)
+                                 for split, dataset in corpus.items()})
+
+
+def _standard_split(dataset: datasets.Dataset, where: str, source: Source) -> datasets.Dataset:
+    return _with_tag_labels(_standard_columns(dataset, where, source))
+
+
+def _standard_columns(dataset: datasets.Dataset, where: str, source: Source) -> datasets.Dataset:
+    """A `datasets` table as tokens and ner_tags, both lists of strings, checked: its columns found
+    by their usual names (or the ones given), tag ids named by their ClassLabel, and lists
+    written as text (CSV cells) parsed."""
+    tokens = _column(dataset, source.tokens_column, TOKEN_COLUMNS, "--tokens-column", where, "tokens")
+    tags = _column(dataset, source.tags_column, TAG_COLUMNS, "--tags-column", where, "tags")
+    dataset = dataset.select_columns([tokens, tags])
+    if tokens != "tokens":
+        dataset = dataset.rename_column(tokens, "tokens")
+    if tags != "ner_tags":
+        dataset = dataset.rename_column(tags, "ner_tags")
+    inner = getattr(dataset.features["ner_tags"], "feature", None)
+    names = inner.names if isinstance(inner, datasets.ClassLabel) else None
+    text_cells = [column for column in ("tokens", "ner_tags") if _is_text(dataset.features[column])]
+    if names is None and "ner_tags" not in text_cells and not _is_text(inner):
+        raise DataError(f"{where}: the {tags} column holds {_kind(dataset.features['ner_tags'])}, not tag names; "
+                        "write the tags as strings (B-PER), or save the dataset with save_to_disk, which keeps "
+                        "the names")
+    if "tokens" not in text_cells and not _is_text(getattr(dataset.features["tokens"], "feature", None)):
+        raise DataError(f"{where}: the {tokens} column holds {_kind(dataset.features['tokens'])}, not lists of "
+                        "words; point --tokens-column at the column of tokens")
+    if names is not None or text_cells:
+        def standard(batch: dict) -> dict:
+            standard_columns = {column: [_cell_list(cell, where, column) for cell in batch[column]]
+                                for column in text_cells}
+            if names is not None:
+                standard_columns["ner_tags"] = [[names[i] for i in ids] for ids in batch["ner_tags"]]
+            return standard_columns
+        dataset = dataset.map(standard, batched=True, features=_string_features())
+    dataset = dataset.cast(_string_features()) if dataset.features != _string_features() else dataset
+    _check_rows(dataset, where)
+    return dataset
+
+
+def _column(dataset: datasets.Dataset, given: str | None, usual: tuple[str, ...], option: str, where: str,
+            what: str) -> str:
+    columns = dataset.column_names
+    if given is not None:
+        if given not in columns:
+            raise DataError(f"{where}: no column '{given}' (it has: {', '.join(columns)}); check {option}")
+        return given
+    for name in usual:
+        if name in columns:
+            return name
+    raise DataError(f"{where}: no {what} column (it has: {', '.join(columns)}); tagger looks for "
+                    f"{' or '.join(usual)}: name yours with {option}")
+
+
+def _is_text(feature) -> bool:
+    return isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string")
+
+
+def _kind(feature) -> str:
+    inner = getattr(feature, "feature", None)
+    if inner is not None:
+        return f"lists of {getattr(inner, 'dtype', type(inner).__name__)}"
+    return getattr(feature, "dtype", type(feature).__name__)
+
+
+def _cell_list(cell: str | None, where: str, column: str) -> list[str]:
+    """A list written as text in a CSV cell: words separated by spaces, or quoted strings in
+    brackets, as pandas writes a list (`['EU', 'rejects']`) or an array (`['EU' 'rejects']`)."""
+    text = (cell or "").strip()
+    if not text.startswith("["):
+        return text.split()
+    inner = text[1:-1] if text.endswith("]") else "?"
+    if QUOTED.sub("", inner).strip(" ,\n") != "":
+        raise DataError(f"{where}: a {column} cell is not a list of quoted strings ({text[:40]}); write it as "
+                        "['EU', 'rejects'], or as words separated by spaces")
+    return [ast.literal_eval(quoted) for quoted in QUOTED.findall(inner)]
+
+
+def _check_rows(dataset: datasets.Dataset, where: str) -> None:
+    """Every row has as many tags as tokens, and every tag is a tag."""
+    rows = 0
+    for batch in _arrow_batches(dataset):
+        token_counts = pc.fill_null(pc.list_value_length(batch["tokens"]), 0)
+        tag_counts = pc.fill_null(pc.list_value_length(batch["ner_tags"]), 0)
+        uneven = pc.index(pc.not_equal(token_counts, tag_counts), True).as_py()
+        if uneven >= 0:
+            raise DataError(f"{where}: row {rows + uneven + 1}: {_plural(token_counts[uneven].as_py(), 'token')} "
+                            f"but {_plural(tag_counts[uneven].as_py(), 'tag')}; give each token one tag")
+        tags = pc.fill_null(pc.list_flatten(batch["ner_tags"]), "")
+        bad = pc.index(pc.invert(pc.match_substring_regex(tags, TAG.pattern)), True).as_py()
+        if bad >= 0:
+            row = pc.list_parent_indices(batch["ner_tags"])[bad].as_py()
+            raise DataError(f"{where}: row {rows + row + 1}: '{tags[bad].as_py()}' is not a tag; {TAG_HELP}")
+        rows += batch.num_rows
+
+
+def _string_features() -> datasets.Features:
+    return datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                              "ner_tags": datasets.Sequence(datasets.Value("string"))})
+
+
+def _with_tag_labels(dataset: datasets.Dataset) -> datasets.Dataset:
+    """IOB1 to IOB2 and BILOU to BIOES (IOB2 and BIOES are kept), then tags as a ClassLabel;
+    written a batch at a time to a new Arrow file beside the source's (kept in memory when
+    the source is)."""
+    seen = set()
+    for batch in _arrow_batches(dataset):
+        seen.update(pc.unique(pc.list_flatten(batch["ner_tags"])).to_pylist())
+    bilou = is_bilou(seen)
+    if bilou:
+        seen = set(from_bilou(sorted(seen)))
+    iob1 = not is_bioes(seen)
+    if iob1:  # every I- entity has a first token, which IOB2 spells B-
+        seen |= {"B-" + tag[2:] for tag in seen if tag.startswith("I-")}
+    names = sorted(seen, key=_tag_order)
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names))})
+    label_ids = {name: label_id for label_id, name in enumerate(names)}
+
+    def to_label_ids(batch: dict) -> dict:
+        tags = batch["ner_tags"]
+        if bilou:
+            tags = [from_bilou(sentence) for sentence in tags]
+        if iob1:
+            tags = [to_iob2(sentence) for sentence in tags]
+        return {"ner_tags": [[label_ids[tag] for tag in sentence] for sentence in tags]}
+
+    return dataset.map(to_label_ids, batched=True, batch_size=ROWS_PER_CHECK, features=features)
+
+
+def _tag_order(tag: str) -> tuple[str, str]:
+    return ("", "") if tag == "O" else (tag[2:], tag[0])
+
+
+def _arrow_batches(dataset: datasets.Dataset) -> Iterator[pa.Table]:
+    return dataset.with_format("arrow").iter(batch_size=ROWS_PER_CHECK)
 
 
 def _first_undecodable_line(path: Path) -> int:
@@ -229,105 +366,15 @@ def _first_undecodable_line(path: Path) -> int:
     return 1
 
 
-def _caused_by(error: BaseException, kind: type) -> bool:
+def _tagger_error(error: BaseException | None) -> TaggerError | None:
+    """The TaggerError behind an error `datasets` raised for it, if there is one."""
     while error is not None:
-        if isinstance(error, kind):
-            return True
+        if isinstance(error, TaggerError):
+            return error
         error = error.__cause__ or error.__context__
-    return False
-
-
-def _arrow_batches(dataset: datasets.Dataset) -> Iterator[pa.Table]:
-    return dataset.with_format("arrow").iter(batch_size=ROWS_PER_CHECK)
-
-
-def _first_bad_token(dataset: datasets.Dataset) -> tuple[int, int, str] | None:
-    """The first token whose tag is not a tag, or whose line has a column too many:
-    (its sentence, its number among all tokens, its tag)."""
-    rows = tokens = 0
-    for batch in _arrow_batches(dataset):
-        tags = pc.fill_null(pc.list_flatten(batch["ner_tags"]), "")
-        bad = pc.invert(pc.match_substring_regex(tags, TAG_PATTERN))
-        if "overflow" in batch.column_names:
-            bad = pc.or_(bad, pc.not_equal(pc.fill_null(pc.list_flatten(batch["overflow"]), ""), ""))
-        first = pc.index(bad, True).as_py()
-        if first >= 0:
-            row = pc.list_parent_indices(batch["ner_tags"])[first].as_py()
-            return rows + row, tokens + first, tags[first].as_py()
-        rows, tokens = rows + batch.num_rows, tokens + len(tags)
     return None
 
 
-def _load_hub(dataset_id: str, hint: str) -> datasets.DatasetDict:
-    try:
-        corpus = datasets.load_dataset(dataset_id)
-    except Exception as error:  # the Hub client raises many kinds; all mean "not available"
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise DataError(f"{dataset_id}: could not load from the Hugging Face Hub ({reason}); "
-                        f"{hint}") from None
-    return _standardise(corpus, dataset_id)
-
-
-def _load_folder(path: Path) -> datasets.DatasetDict:
-    try:
-        if (path / "dataset_dict.json").exists():
-            return datasets.load_from_disk(str(path))
-        return datasets.load_dataset(str(path))
-    except Exception as error:  # datasets raises many kinds for a folder it cannot read
-        raise DataError(f"{path}: not a CoNLL directory (train.txt, valid.txt, test.txt) "
-                        f"nor a dataset folder datasets can read ({error})") from None
-
-
-def _standardise(corpus: datasets.DatasetDict, source: str) -> datasets.DatasetDict:
-    standard = {}
-    for split, dataset in corpus.items():
-        where = f"{source} ({split})"
-        missing = {"tokens", "ner_tags"} - set(dataset.column_names)
-        if missing:
-            raise DataError(f"{where}: no {' or '.join(sorted(missing))} column (it has: "
-                            f"{', '.join(dataset.column_names)}); tagger needs tokens and ner_tags")
-        dataset = dataset.select_columns(["tokens", "ner_tags"])
-        feature = dataset.features["ner_tags"]
-        inner = getattr(feature, "feature", None)
-        if isinstance(inner, datasets.ClassLabel):
-            names = inner.names
-            dataset = dataset.map(lambda batch, names=names: {"ner_tags": [[names[i] for i in ids]
-                                                                           for ids in batch["ner_tags"]]},
-                                  batched=True, features=_string_features())
-        elif getattr(inner, "dtype", None) != "string":
-            raise DataError(f"{where}: ner_tags must be tag strings or ClassLabel ids with names")
-        bad = _first_bad_token(dataset)
-        if bad is not None:
-            raise DataError(f"{where}: row {bad[0]}: '{bad[2]}' is not a tag; {TAG_HELP}")
-        standard[SPLIT_ALIASES.get(split, split)] = _with_tag_labels(dataset)
-    return datasets.DatasetDict(standard)
-
-
-def _string_features() -> datasets.Features:
-    return datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
-                              "ner_tags": datasets.Sequence(datasets.Value("string"))})
-
-
-def _with_tag_labels(dataset: datasets.Dataset) -> datasets.Dataset:
-    """IOB1 to IOB2 (BIOES is kept), then tags as a ClassLabel; written a batch at a time
-    to a new Arrow file beside the source's (kept in memory when the source is)."""
-    seen = set()
-    for batch in _arrow_batches(dataset):
-        seen.update(pc.unique(pc.list_flatten(batch["ner_tags"])).to_pylist())
-    iob1 = not is_bioes(seen)
-    if iob1:  # every I- entity has a first token, which IOB2 spells B-
-        seen |= {"B-" + tag[2:] for tag in seen if tag.startswith("I-")}
-    names = sorted(seen, key=_tag_order)
-    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
-                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names))})
-    label_ids = {name: label_id for label_id, name in enumerate(names)}
-
-    def to_label_ids(batch: dict) -> dict:
-        tags = [to_iob2(sentence) for sentence in batch["ner_tags"]] if iob1 else batch["ner_tags"]
-        return {"ner_tags": [[label_ids[tag] for tag in sentence] for sentence in tags]}
-
-    return dataset.map(to_label_ids, batched=True, batch_size=ROWS_PER_CHECK, features=features)
-
-
-def _tag_order(tag: str) -> tuple[str, str]:
-    return ("", "") if tag == "O" else (tag[2:], tag[0])
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

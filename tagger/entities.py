@@ -48,3 +48,29 @@ def entities(tags: Sequence[str]) -> list[Entity]:
             found.append(Entity(current[0], current[1], position + 1))
             current = None
     return found
+
+
+def is_bilou(tags: Iterable[str]) -> bool:
+    """Whether the tags are BILOU: BIOES with U- for S- and L- for E-."""
+    return any(tag[:2] in ("U-", "L-") for tag in tags)
+
+
+def from_bilou(tags: Sequence[str]) -> list[str]:
+    """BILOU tags spelled as BIOES."""
+    return [{"U-": "S-", "L-": "E-"}.get(tag[:2], tag[:2]) + tag[2:] for tag in tags]
+
+
+def to_scheme(tags: Sequence[str], bioes: bool) -> list[str]:
+    """The entities of `tags` (in any scheme) spelled in BIOES or in IOB2."""
+    spelled = ["O"] * len(tags)
+    for entity in entities(tags):
+        length = entity.end - entity.start
+        inside = ["I-" + entity.type] * length
+        inside[0] = "B-" + entity.type
+        if bioes:
+            if length == 1:
+                inside[0] = "S-" + entity.type
+            else:
+                inside[-1] = "E-" + entity.type
+        spelled[entity.start:entity.end] = inside
+    return spelled

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tagger import data
+from tagger.sources import Source
 from tagger.device import resolve_device
 from tagger.error_analysis import ErrorReport, analyse
 from tagger.metrics import Metrics, entity_metrics
@@ -26,26 +27,28 @@ class Evaluation:
     sentences: int
     tokens: int
     seconds: float
-    unseen_tags: list[str]  # gold tags the model was never trained on: their entities can only be missed
+    split: str | None  # the split scored; None for a source that is one split
+    unseen_types: list[str]  # gold entity types the model was never trained on: they can only be missed
     errors: ErrorReport | None = None
 
     def to_dict(self) -> dict:
         errors = {} if self.errors is None else {"errors": self.errors.to_dict()}
         return {**self.metrics.to_dict(), "sentences": self.sentences, "tokens": self.tokens,
-                "seconds": self.seconds, "unseen_tags": self.unseen_tags, **errors}
+                "seconds": self.seconds, "split": self.split, "unseen_types": self.unseen_types, **errors}
 
 
-def evaluate_saved(model_dir: Path, source: str, split: str, device_name: str = "auto",
+def evaluate_saved(model_dir: Path, source: str | Source, split: str | None = None, device_name: str = "auto",
                    with_errors: bool = False) -> Evaluation:
-    """Evaluate the model saved in `model_dir` on one split of `source` (or on a CoNLL file),
-    with the breakdown of its errors if asked."""
+    """Evaluate the model saved in `model_dir` on one split of `source` (test unless named; a
+    source that is one file is its own split), with the breakdown of its errors if asked."""
     tagger = Tagger.load(model_dir, resolve_device(device_name))
-    dataset = data.load_split(source, split)
+    dataset, split = data.load_split(source, split)
     sentences, gold = dataset["tokens"], data.tag_sequences(dataset)
     started = time.perf_counter()
     predicted = [tagged.tags for tagged in tagger.tag(sentences, with_probabilities=False)]
     seconds = time.perf_counter() - started
     errors = analyse(sentences, gold, predicted) if with_errors else None
-    unseen = sorted({tag for tags in gold for tag in tags} - set(tagger.encoder.tags.items))
-    return Evaluation(entity_metrics(gold, predicted), len(sentences), sum(map(len, sentences)), seconds, unseen,
-                      errors)
+    known = {tag[2:] for tag in tagger.encoder.tags.items}
+    unseen = sorted({tag[2:] for tags in gold for tag in tags if tag != "O"} - known)
+    return Evaluation(entity_metrics(gold, predicted), len(sentences), sum(map(len, sentences)), seconds, split,
+                      unseen, errors)

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from seqeval.metrics import classification_report, f1_score
 from seqeval.scheme import IOB2, IOBES
 
-from tagger.entities import is_bioes
+from tagger.entities import is_bioes, to_scheme
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,19 @@ class Metrics:
 
 
 def entity_metrics(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> Metrics:
-    """Compare predicted tag sequences with gold ones, entity by entity."""
+    """Compare predicted tag sequences with gold ones, entity by entity. Predictions in another
+    scheme than the gold's (an IOB2 model on BIOES data, or the reverse) are first spelled in
+    the gold's scheme: seqeval reads both in one."""
     gold, predicted = list(map(list, gold)), list(map(list, predicted))
+    gold_bioes = is_bioes(tag for sentence in gold for tag in sentence)
+    if is_bioes(tag for sentence in predicted for tag in sentence) != gold_bioes:
+        predicted = [to_scheme(sentence, gold_bioes) for sentence in predicted]
     with warnings.catch_warnings():  # numpy warns of averaging nothing when there are no entities
         warnings.simplefilter("ignore", RuntimeWarning)
         report = classification_report(gold, predicted, output_dict=True, zero_division=0)
     per_type = {name: _type_metrics(values) for name, values in report.items() if not name.endswith(" avg")}
     overall = _type_metrics(report["micro avg"])
-    scheme = IOBES if is_bioes(tag for sentence in gold + predicted for tag in sentence) else IOB2
+    scheme = IOBES if gold_bioes else IOB2
     strict = f1_score(gold, predicted, mode="strict", scheme=scheme, zero_division=0)
     return Metrics(overall.precision, overall.recall, overall.f1, float(strict), overall.support, per_type)
 

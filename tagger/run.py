@@ -21,6 +21,7 @@ from tagger.evaluation import evaluate
 from tagger.metrics import Metrics
 from tagger.model import BiLSTMTagger, Dimensions
 from tagger.predict import Tagger
+from tagger.sources import Source
 from tagger.training import Epoch, Step, TrainingState, fit
 
 
@@ -64,9 +65,9 @@ class Finished:
 Record = Started | Step | Epoch | Stopped | Finished
 
 
-def train(config: TrainConfig, source: str, model_dir: Path, runtime: Runtime = Runtime(), *,
+def train(config: TrainConfig, source: str | Source, model_dir: Path, runtime: Runtime = Runtime(), *,
           overwrite: bool = False, stop: threading.Event | None = None) -> Iterator[Record]:
-    """Train on `source`, save the best model by dev F1 to `model_dir`, evaluate it on test.
+    """Train on `source` (a location, or a file per split), save the best model by dev F1 to `model_dir`, evaluate it on test.
 
     A checkpoint in `model_dir` after every epoch lets `resume` continue the run exactly where
     it stopped. Setting `stop` ends the run after the step under way, with a checkpoint and a
@@ -76,7 +77,7 @@ def train(config: TrainConfig, source: str, model_dir: Path, runtime: Runtime = 
     (DistributedDataParallel); the main process alone reads and writes `model_dir`.
     """
     config = replace(config, embeddings=embeddings.locate(config.embeddings))
-    yield from _run(Path(model_dir), runtime, stop, (config, data.locate(source)), overwrite)
+    yield from _run(Path(model_dir), runtime, stop, (config, Source.of(source).located()), overwrite)
 
 
 def resume(model_dir: Path, runtime: Runtime = Runtime(), *, stop: threading.Event | None = None) -> Iterator[Record]:
@@ -85,7 +86,7 @@ def resume(model_dir: Path, runtime: Runtime = Runtime(), *, stop: threading.Eve
     yield from _run(Path(model_dir), runtime, stop, None, overwrite=False)
 
 
-def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None, new: tuple[TrainConfig, str] | None,
+def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None, new: tuple[TrainConfig, Source] | None,
          overwrite: bool) -> Iterator[Record]:
     world = distributed.World.from_environment()
     device = world.device(runtime.device)
@@ -96,7 +97,7 @@ def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None, new: t
         yield from _train(model_dir, runtime, stop or threading.Event(), new, overwrite, world, device)
 
 
-def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[TrainConfig, str] | None,
+def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[TrainConfig, Source] | None,
            overwrite: bool, world: distributed.World, device: torch.device) -> Iterator[Record]:
     started = time.perf_counter()
     checkpoint, failure = None, None
@@ -111,7 +112,7 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
             failure = error
     distributed.raise_if_any_failed(world, failure)
     checkpoint = distributed.broadcast_from_main(world, checkpoint)  # every process resumes from the main one's
-    config, source = new or (TrainConfig.from_dict(checkpoint["config"]), checkpoint["data"])
+    config, source = new or (TrainConfig.from_dict(checkpoint["config"]), Source.of(checkpoint["data"]))
 
     failure = None
     try:
@@ -136,7 +137,7 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
 
     def save_checkpoint() -> None:
         if world.is_main:
-            artifact.save_checkpoint(model_dir, state.checkpoint(config, source))
+            artifact.save_checkpoint(model_dir, state.checkpoint(config, source.to_dict()))
 
     def save_where_lost() -> str:
         save_checkpoint()
@@ -144,7 +145,7 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
             return f"the run is saved at epoch {state.position.epoch}, step {state.position.step}"
         return f"process 0 keeps the run's checkpoint in {model_dir}"
 
-    summary = {"data": source, "options": {key: value for key, value in asdict(config).items() if key != "model"},
+    summary = {"data": source.to_dict(), "options": {key: value for key, value in asdict(config).items() if key != "model"},
                "runtime": {"device": str(device), "precision": runtime.precision, "processes": world.size}}
     # Only the main process evaluates: the others need no dev sentences in memory.
     dev_data = (dev_split["tokens"], data.tag_sequences(dev_split)) if world.is_main else ([], [])
@@ -178,23 +179,33 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
                    stopped_early=position.since_best >= config.patience, seconds=time.perf_counter() - started)
 
 
-def _load_data(config: TrainConfig, source: str,
+def _load_data(config: TrainConfig, source: Source,
                world: distributed.World) -> tuple[datasets.DatasetDict, data.TrainingSentences, datasets.Dataset, bool]:
     """The corpus, the sentences to train on and the split to choose the best epoch on, and
     whether that was held out of train."""
     corpus = data.load_corpus(source)
     if "train" not in corpus:
-        raise DataError(f"{source}: no train split (it has: {', '.join(corpus)}); "
-                        "a CoNLL directory needs train.txt or eng.train")
+        raise DataError(f"{source.location}: no train split (it has: {', '.join(corpus)}); name a file or "
+                        "folder for it train, or give it with --train")
     train_split, held_out = corpus["train"], "validation" not in corpus
     dev_split = corpus.get("validation")
     if held_out:
+        if len(train_split) * config.dev_fraction < 1:
+            raise DataError(f"{source.location}: {_sentences(len(train_split))} to train on, too few to hold "
+                            f"{config.dev_fraction:.0%} of them out as a dev set; give a dev set with --dev FILE "
+                            "(or a dev file beside train in the folder)")
         parts = train_split.train_test_split(test_size=config.dev_fraction, seed=config.seed)
         train_split, dev_split = parts["train"], parts["test"]
+    elif len(dev_split) == 0:
+        raise DataError(f"{source.location}: the dev split has no sentences; give one that has")
     if len(train_split) < world.size:
-        raise DataError(f"{source}: {len(train_split)} training sentences for {world.size} processes; "
-                        "start fewer processes")
+        raise DataError(f"{source.location}: {_sentences(len(train_split))} to train on for {world.size} "
+                        "processes; start fewer processes")
     return corpus, data.TrainingSentences(train_split), dev_split, held_out
+
+
+def _sentences(count: int) -> str:
+    return "one sentence" if count == 1 else f"{count:,} sentences"
 
 
 def _checkpoint_to_resume(model_dir: Path) -> dict:

@@ -83,7 +83,7 @@ class TrainingState:
             torch.manual_seed(hash((config.seed, world.rank)))
         return cls(model, optimizer, schedule, scaler, random.Random(config.seed), world)
 
-    def checkpoint(self, config: TrainConfig, source: str) -> dict:
+    def checkpoint(self, config: TrainConfig, source: dict) -> dict:
         return {"config": asdict(config), "data": source, "position": asdict(self.position),
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tagger.cli import app
+from tagger.entities import to_scheme
 
 runner = CliRunner()
 TEXT = "Ada Brandt met Tomas Wey in Velden on Monday.\r\n\r\nNorvik Bank said Lina Okoro will visit Port Arlo.\n"
@@ -58,7 +59,7 @@ def test_eval_json_reproduces_the_test_metrics_of_training(trained):
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)
     token_lines = [line for line in (corpus / "test.txt").read_text().splitlines() if line]
-    assert metrics["sentences"] == 20 and metrics["tokens"] == len(token_lines) and metrics["unseen_tags"] == []
+    assert metrics["sentences"] == 20 and metrics["tokens"] == len(token_lines) and metrics["unseen_types"] == []
     assert set(metrics["per_type"]) == {"PER", "LOC", "ORG"}
     saved = json.loads((model / "training.json").read_text())["test"]
     assert {key: metrics[key] for key in saved} == saved
@@ -88,11 +89,27 @@ def test_eval_warns_of_tags_the_model_never_saw_and_counts_them_as_missed(traine
     data.write_text("Ada B-PER\nBrandt I-PER\nbought O\nZyx B-PRODUCT\n\n", encoding="utf-8")
     result = invoke("eval", "--model", model, "--data", data, "--json")
     assert result.exit_code == 0, result.output
-    assert result.stderr.strip() == (f"warning: {data}: tags the model was never trained on: B-PRODUCT; "
+    assert result.stderr.strip() == (f"warning: {data}: entity types the model was never trained on: PRODUCT; "
                                      "their entities count as missed")
     metrics = json.loads(result.stdout)
-    assert metrics["unseen_tags"] == ["B-PRODUCT"]
+    assert metrics["unseen_types"] == ["PRODUCT"]
     assert metrics["per_type"]["PRODUCT"]["recall"] == 0.0 and metrics["support"] == 2
+
+
+def test_eval_scores_gold_in_another_tag_scheme_in_the_gold_s_scheme(trained, tmp_path):
+    corpus, model, _ = trained
+    sentences = [block.splitlines() for block in (corpus / "test.txt").read_text().strip().split("\n\n")]
+    tags = [to_scheme([line.split()[-1] for line in lines], bioes=True) for lines in sentences]
+    bioes = tmp_path / "test.bioes"
+    bioes.write_text("".join("".join(f"{line.split()[0]} {tag}\n" for line, tag in zip(lines, sentence_tags)) + "\n"
+                             for lines, sentence_tags in zip(sentences, tags)), encoding="utf-8")
+    scores = {}
+    for data in (corpus / "test.txt", bioes):
+        result = invoke("eval", "--model", model, "--data", data, "--json")
+        assert result.exit_code == 0 and result.stderr == "", result.output
+        scores[data] = json.loads(result.stdout)
+    iob2, as_bioes = scores.values()
+    assert as_bioes["f1"] == iob2["f1"] > 0.5 and as_bioes["strict_f1"] == as_bioes["f1"]
 
 
 def test_eval_table_on_a_single_file(trained):
@@ -194,7 +211,14 @@ def test_predict_streams_before_the_input_ends(trained):
     (["eval", "--model", "{model}", "--data", "{corpus}/nothing.txt"], "nothing.txt: no such file or directory"),
     (["eval", "--model", "{model}", "--data", "{corpus}", "--split", "dev2"], "no 'dev2' split"),
     (["predict", "--model", "{model}", "--input", "{corpus}/missing.txt"], "missing.txt: no such file"),
-    (["train", "--data", "{bad}", "--model", "{missing}", "--epochs", "1"], "bad.txt:2: 1 columns, expected 2"),
+    (["train", "--data", "{bad}", "--model", "{missing}", "--epochs", "1"], "bad.txt:2: one column, expected 2 like line 1"),
+    (["train", "--data", "{one}", "--model", "{missing}"], "one.txt: one sentence to train on, too few to hold "
+     "10% of them out as a dev set; give a dev set with --dev FILE"),
+    (["train", "--data", "{corpus}", "--train", "{one}", "--model", "{missing}"], "--data and --train both given"),
+    (["train", "--dev", "{one}", "--model", "{missing}"], "--dev given without --train"),
+    (["eval", "--model", "{model}", "--data", "nonexistent_dir"], "nonexistent_dir: no such file or directory"),
+    (["eval", "--model", "{model}", "--data", "{tmp}/on?.txt", "--split", "test"],
+     "is one split, so --split does not apply"),
     (["predict", "--model", "{model}", "--device", "mps"], "tagger runs on cpu or cuda"),
     (["train", "--data", "{corpus}", "--model", "{missing}", "--device", "cpu", "--precision", "bf16"],
      "mixed precision is for CUDA GPUs"),
@@ -204,7 +228,9 @@ def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path, args, message):
     corpus, model, _ = trained
     bad = tmp_path / "bad.txt"
     bad.write_text("Ada B-PER\nBrandt\n\n", encoding="utf-8")
-    values = {"missing": tmp_path / "none", "corpus": corpus, "model": model, "bad": bad}
+    one = tmp_path / "one.txt"
+    one.write_text("Ada B-PER\nmet O\nIvo B-PER\n\n", encoding="utf-8")
+    values = {"missing": tmp_path / "none", "corpus": corpus, "model": model, "bad": bad, "one": one, "tmp": tmp_path}
     result = invoke(*[a.format(**values) for a in args])
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: ") and message in result.stderr

@@ -26,7 +26,7 @@ TYPES = ["PER", "LOC", "ORG", "MISC"]
 
 # Tokens: any printable text without whitespace (which separates columns and lines).
 token = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1,
-                max_size=12).filter(lambda t: not any(c.isspace() for c in t) and not t.startswith("-DOCSTART-"))
+                max_size=12).filter(lambda t: not any(c.isspace() for c in t) and not t.startswith(("-DOCSTART-", "\ufeff")))
 tag = st.one_of(st.just("O"), st.builds(lambda prefix, kind: f"{prefix}-{kind}", st.sampled_from("BI"),
                                         st.sampled_from(TYPES)))
 sentences = st.lists(st.lists(st.tuples(token, tag), min_size=1, max_size=8), min_size=1, max_size=6)
@@ -60,7 +60,7 @@ def read(files: Path, content: bytes) -> tuple[Path, list[list[str]], list[list[
     path = files / f"sample-{next(NAMES)}.conll"  # a new name each time: datasets caches by path
     path.write_bytes(content)
     try:
-        dataset = data.load_split(str(path), "test")
+        dataset, _ = data.load_split(str(path))
         return path, dataset["tokens"], data.tag_sequences(dataset)
     except DataError as error:
         return path, error
@@ -69,13 +69,16 @@ def read(files: Path, content: bytes) -> tuple[Path, list[list[str]], list[list[
 
 
 def expected_reading(content: bytes) -> tuple[list[list[str]], list[list[str]]]:
-    """What the file says, read independently: lines end at \\n, \\r\\n or \\r; first column
-    token, last column tag; blank lines end sentences; -DOCSTART- lines are skipped; IOB1 is
-    read as IOB2."""
+    """What the file says, read independently: a byte-order mark is dropped; lines end at \\n,
+    \\r\\n or \\r; first column token, last column tag; blank lines end sentences; -DOCSTART-
+    lines, and lines starting with # before a sentence whose last column is no tag, are
+    skipped; IOB1 is read as IOB2."""
     tokens, tags, sentence = [], [], []
-    for line in io.TextIOWrapper(io.BytesIO(content), encoding="utf-8"):  # universal line ends
+    for line in io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig"):  # universal line ends
         fields = line.split()
         if line.startswith("-DOCSTART-"):
+            continue
+        if fields and not sentence and fields[0].startswith("#") and not is_tag(fields[-1]):
             continue
         if not fields:
             if sentence:
@@ -88,6 +91,11 @@ def expected_reading(content: bytes) -> tuple[list[list[str]], list[list[str]]]:
         tokens.append([t for t, _ in sentence])
         tags.append(to_iob2([g for _, g in sentence]))
     return tokens, tags
+
+
+def is_tag(text: str) -> bool:
+    return text == "O" or (len(text) > 2 and text[0] in "BIESUL" and text[1] == "-"
+                           and not any(c.isspace() for c in text))
 
 
 def check_any_bytes(files: Path, content: bytes) -> None:

@@ -124,4 +124,4 @@ def test_a_run_with_relative_paths_resumes_from_any_directory(corpus, tmp_path, 
     monkeypatch.chdir(elsewhere)
     assert isinstance(list(resume(tmp_path / "model", CPU))[-1], Finished)
     summary = json.loads((tmp_path / "model" / "training.json").read_text())
-    assert summary["data"] == str(work / "corpus") and summary["options"]["embeddings"] == str(work / "vectors.txt")
+    assert summary["data"] == {"data": str(work / "corpus")} and summary["options"]["embeddings"] == str(work / "vectors.txt")

@@ -30,9 +30,9 @@ WARM_UP_STEPS = 20
 
 def corpus_copies(data: Path, copies: int, work: Path) -> Path:
     """A CoNLL directory whose train/ folder holds `copies` copies of `data`'s train split."""
-    from tagger.data import conll_split_files
+    from tagger.sources import Source, resolve
 
-    splits = conll_split_files(data)
+    splits = resolve(Source(str(data))).splits
     corpus = work / f"copies-{copies}"
     (corpus / "train").mkdir(parents=True, exist_ok=True)
     for copy in range(copies):
