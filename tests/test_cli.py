@@ -248,15 +248,33 @@ def test_corrupt_model_is_refused(trained, tmp_path):
     assert result.stderr.startswith(f"error: {broken / 'weights.pt'}: damaged") and len(result.stderr.splitlines()) == 1
 
 
-@pytest.mark.parametrize("command", [["eval", "--data", "{corpus}/nothing.txt"],
-                                     ["predict", "--input", "{corpus}/nothing.txt"]])
+@pytest.mark.parametrize("command", [
+    ["eval", "--data", "{corpus}/nothing.txt", "--model", "{model}"],
+    ["predict", "--input", "{corpus}/nothing.txt", "--model", "{model}"],
+    ["train", "--train", "{corpus}/train.txt", "--dev", "{corpus}/nothing.txt", "--model", "{corpus}/new"],
+])
 def test_a_real_process_exits_2_with_one_line_and_no_traceback(trained, command):
     corpus, model, _ = trained
-    result = subprocess.run([sys.executable, "-m", "tagger", *[a.format(corpus=corpus) for a in command],
-                             "--model", str(model)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "tagger", *[a.format(corpus=corpus, model=model) for a in command]],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_train_on_a_file_per_split(tmp_path):
+    from conftest import make_sentences, write_conll
+
+    for name, count, seed in (("a.conll", 40, 1), ("b.conll", 10, 2), ("c.conll", 10, 3)):
+        write_conll(tmp_path / name, make_sentences(count, seed), columns=2)
+    result = invoke("train", "--train", tmp_path / "a.conll", "--dev", tmp_path / "b.conll", "--test",
+                    tmp_path / "c.conll", "--model", tmp_path / "model", "--epochs", "1", "--embeddings", "none",
+                    "--hidden-size", "8")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Data: 40 train sentences \(.* tokens\), 10 dev, 10 test;", result.output)
+    training = json.loads((tmp_path / "model" / "training.json").read_text())
+    assert training["data"] == {"train": str(tmp_path / "a.conll"), "dev": str(tmp_path / "b.conll"),
+                                "test": str(tmp_path / "c.conll")} and "test" in training
 
 
 def test_train_without_data_says_how_to_get_it_in_a_real_process(tmp_path):
