@@ -75,27 +75,66 @@ def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, training:
 
 
 def prepare_model_dir(model_dir: Path, overwrite: bool) -> None:
-    """Check that a new run may write to `model_dir`.
+    """Check that a new run may write to `model_dir`, and can.
 
     A model or an unfinished run is replaced only with `overwrite` (a model stays until the
     new run saves its first one); a directory holding anything tagger did not write, never.
     """
     model_dir = Path(model_dir)
-    if not model_dir.exists() or (model_dir.is_dir() and not any(model_dir.iterdir())):
+    if model_dir.exists() and not (model_dir.is_dir() and not any(model_dir.iterdir())):
+        if not (has_model(model_dir) or has_checkpoint(model_dir)):
+            raise ArtifactError(f"{model_dir}: exists and is not a model directory; choose another --model")
+        if has_checkpoint(model_dir) and not overwrite:
+            raise ArtifactError(f"{model_dir}: holds an unfinished run; continue it with --resume, or start "
+                                "again with --overwrite")
+        if not overwrite:
+            raise ArtifactError(f"{model_dir}: holds a trained model; pass --overwrite to replace it (it stays "
+                                "until the new run saves its first model) or choose another --model")
+        foreign = sorted(path.name for path in model_dir.iterdir() if path.name not in MODEL_FILES)
+        if foreign:
+            raise ArtifactError(f"{model_dir}: also holds {', '.join(foreign)}, which tagger did not write and "
+                                "--overwrite would delete; move them away or choose another --model")
+    check_writable(model_dir)
+    if overwrite:
+        (model_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+
+
+def check_writable(model_dir: Path) -> None:
+    """Check, by writing there, that a run can save its models and checkpoints in `model_dir`,
+    so that a run that could not keep its work stops before it starts.
+
+    A save writes the new model beside `model_dir` and renames it into place; checkpoints are
+    written inside `model_dir`. Permissions alone do not tell (root ignores them, a file
+    system may be mounted read-only), so each place is tried.
+    """
+    model_dir = Path(model_dir)
+    existing = next(directory for directory in (model_dir, *model_dir.parents) if directory.exists())
+    if existing != model_dir:
+        if not existing.is_dir():
+            raise ArtifactError(f"{model_dir}: cannot create it, {existing} is a file; choose a --model "
+                                "outside it")
+        _try_writing(model_dir, existing, f"cannot create it in {existing}")
         return
-    if not (has_model(model_dir) or has_checkpoint(model_dir)):
-        raise ArtifactError(f"{model_dir}: exists and is not a model directory; choose another --model")
-    if has_checkpoint(model_dir) and not overwrite:
-        raise ArtifactError(f"{model_dir}: holds an unfinished run; continue it with --resume, or start "
-                            "again with --overwrite")
-    if not overwrite:
-        raise ArtifactError(f"{model_dir}: holds a trained model; pass --overwrite to replace it (it stays "
-                            "until the new run saves its first model) or choose another --model")
-    foreign = sorted(path.name for path in model_dir.iterdir() if path.name not in MODEL_FILES)
-    if foreign:
-        raise ArtifactError(f"{model_dir}: also holds {', '.join(foreign)}, which tagger did not write and "
-                            "--overwrite would delete; move them away or choose another --model")
-    (model_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+    _try_writing(model_dir, model_dir.parent, f"cannot write in {model_dir.parent}, where each save first "
+                                              "writes the new model")
+    if model_dir.is_dir():
+        _try_writing(model_dir, model_dir, "cannot write in it, where the run keeps its checkpoints")
+
+
+def _try_writing(model_dir: Path, directory: Path, problem: str) -> None:
+    """Create and remove in `directory` what a run writes there: a save's staging directory, or
+    in the model directory a checkpoint's temporary file. Named as theirs are, so that a process
+    killed in between leaves nothing that tagger does not clear or overwrite itself."""
+    try:
+        if directory == model_dir:
+            temporary = model_dir / f".{CHECKPOINT_FILE}.tmp"
+            temporary.open("wb").close()
+            temporary.unlink()
+        else:
+            os.rmdir(tempfile.mkdtemp(prefix=f".{model_dir.name}.tmp-", dir=directory))
+    except OSError as error:
+        raise ArtifactError(f"{model_dir}: {problem} ({error.strerror or error}); make {directory} writable or "
+                            "choose another --model") from None
 
 
 def has_model(model_dir: Path) -> bool:

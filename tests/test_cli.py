@@ -233,6 +233,52 @@ def test_a_real_process_exits_2_with_one_line_and_no_traceback(trained, command)
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
+def test_train_into_a_read_only_directory_stops_before_reading_data_in_a_real_process(trained, tmp_path,
+                                                                                      make_unwritable):
+    corpus, _, _ = trained
+    (tmp_path / "ro").mkdir()
+    model = make_unwritable(tmp_path / "ro") / "m"
+    result = subprocess.run([sys.executable, "-m", "tagger", "train", "--data", str(corpus), "--model", str(model),
+                             "--epochs", "1", "--embeddings", "none", "--device", "cpu"],
+                            check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {model}: cannot create it in {tmp_path / 'ro'} (")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert result.stdout == ""  # no data read, no epoch run
+
+
+def test_a_read_only_model_directory_is_refused_before_training(trained, tmp_path, make_unwritable):
+    from tagger import artifact
+
+    corpus, model, _ = trained
+    read_only = tmp_path / "model"
+    shutil.copytree(model, read_only)
+    artifact.save_checkpoint(read_only, {"position": {}})
+    before = {path.name: path.read_bytes() for path in read_only.iterdir()}
+    make_unwritable(read_only)
+    result = invoke("train", "--data", corpus, "--model", read_only, "--overwrite", "--epochs", "1",
+                    "--embeddings", "none", "--device", "cpu")
+    assert result.exit_code == 2, result.output
+    assert re.fullmatch(f"error: {re.escape(str(read_only))}: cannot write in it, where the run keeps its "
+                        f"checkpoints \\(.+\\); make {re.escape(str(read_only))} writable or choose another "
+                        "--model\n", result.stderr)
+    assert result.stdout == ""
+    assert {path.name: path.read_bytes() for path in read_only.iterdir()} == before
+
+
+def test_resuming_in_a_directory_that_became_read_only_stops_before_training(tmp_path, monkeypatch,
+                                                                              make_unwritable):
+    from test_artifact import FORMAT_1
+
+    shutil.copytree(FORMAT_1, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)  # the run's data and vectors are relative paths
+    make_unwritable(tmp_path / "run")
+    result = invoke("train", "--model", "run", "--resume", "--device", "cpu")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: run: cannot write in it, where the run keeps its checkpoints (")
+    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
+
+
 def test_train_without_data_says_how_to_get_it_in_a_real_process(tmp_path):
     """The default data, with no local copy and no Hub: exit 2, one line, no traceback."""
     import os
