@@ -250,10 +250,7 @@ def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise ArtifactError(f"{config_path}: the model settings are missing or wrong ({error}); "
                             "retrain the model") from None
-    try:
-        encoder = Encoder.from_dict(_read_json(vocab_path))
-    except (KeyError, TypeError, ValueError) as error:
-        raise ArtifactError(f"{vocab_path}: lacks or garbles {error}; retrain the model") from None
+    encoder = _read_vocabulary(vocab_path)
     for name, found, expected in (("words", len(encoder.words), model.dimensions.word_count),
                                   ("characters", len(encoder.chars), model.dimensions.char_count),
                                   ("tags", len(encoder.tags), model.dimensions.tag_count)):
@@ -310,15 +307,45 @@ def _package_version() -> str:
 
 
 def _read_json(path: Path) -> dict:
+    data = _read_json_value(path)
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path}: expected a JSON object; retrain the model")
+    return data
+
+
+def _read_json_value(path: Path) -> object:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ArtifactError(f"{path}: missing; the model directory is incomplete, retrain it") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ArtifactError(f"{path}: not valid JSON ({error}); retrain the model") from None
+
+
+def _read_vocabulary(path: Path) -> Encoder:
+    """The vocabularies in vocab.json, as `Encoder.to_dict` wrote them; any other shape is a file
+    damaged or replaced since, named as such rather than by the error it would cause."""
+    data = _read_json_value(path)
+    problem = _vocabulary_problem(data)
+    if problem is not None:
+        raise ArtifactError(f"{path}: not a vocabulary tagger wrote ({problem}): damaged or replaced; restore it "
+                            "from a copy of the model or retrain the model")
+    return Encoder.from_dict(data)
+
+
+def _vocabulary_problem(data: object) -> str | None:
     if not isinstance(data, dict):
-        raise ArtifactError(f"{path}: expected a JSON object; retrain the model")
-    return data
+        return "not a JSON object"
+    for key in ("words", "chars", "tags"):
+        vocabulary = data.get(key)
+        if not isinstance(vocabulary, dict):
+            return f"no {key!r} object" if vocabulary is None else f"{key!r} is not an object"
+        items = vocabulary.get("items")
+        if not isinstance(items, list) or not isinstance(vocabulary.get("unknown"), bool):
+            return f"{key!r} lacks its list of items or its unknown flag"
+        if not set(map(type, items)) <= {str}:  # a set of types: cheap on 400,000 words
+            return f"{key!r} has items that are not strings"
+    return None
 
 
 def _keep_checkpoint(checkpoint: Path, staged: Path) -> None:

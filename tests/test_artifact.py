@@ -247,6 +247,27 @@ def test_vocabulary_of_another_model_is_refused(tmp_path):
         load_model(tmp_path / "m")
 
 
+@pytest.mark.parametrize("vocabulary, problem", [
+    ({"words": {"a": 1}}, "'words' lacks its list of items or its unknown flag"),
+    ({"words": ["a", "b"]}, "'words' is not an object"),
+    ({"tags": {"items": ["O"], "unknown": False}}, "no 'words' object"),
+    (["words", "chars", "tags"], "not a JSON object"),
+    (lambda saved: {**saved, "words": {**saved["words"], "items": list(range(len(saved["words"]["items"])))}},
+     "'words' has items that are not strings"),
+], ids=["words as a mapping", "words as a list", "no words", "a list", "numbers for words"])
+def test_a_damaged_vocabulary_is_named_as_such(tmp_path, vocabulary, problem):
+    model, encoder = small_model(0)
+    save_model(tmp_path / "m", model, encoder, {})
+    path = tmp_path / "m" / "vocab.json"
+    if callable(vocabulary):
+        vocabulary = vocabulary(json.loads(path.read_text()))
+    path.write_text(json.dumps(vocabulary))
+    with pytest.raises(ArtifactError) as raised:
+        load_model(tmp_path / "m")
+    assert str(raised.value) == (f"{path}: not a vocabulary tagger wrote ({problem}): damaged or replaced; restore "
+                                 "it from a copy of the model or retrain the model")
+
+
 LOADER = """
 import hashlib, json, sys, time
 from tagger.artifact import load_model
