@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import shutil
 import tempfile
 import time
@@ -230,10 +231,18 @@ def _save_in_progress(model_dir: Path) -> bool:
 
 
 def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
+    if model_dir.is_file():
+        holder = model_dir.parent
+        where = f"--model {shlex.quote(str(holder))}" if has_model(holder) or has_checkpoint(holder) \
+            else "point it at the directory `tagger train` saved the model in"
+        raise ArtifactError(f"{model_dir}: a file, not a model directory; --model takes the directory: {where}")
     if not model_dir.is_dir():
         raise ArtifactError(f"{model_dir}: no model there; train one with `tagger train --model "
                             f"{model_dir}` or point --model at a model directory")
     config_path, vocab_path, weights = model_dir / CONFIG_FILE, model_dir / VOCAB_FILE, model_dir / WEIGHTS_FILE
+    if not config_path.exists() and has_checkpoint(model_dir):
+        raise ArtifactError(f"{model_dir}: holds an unfinished run that has not saved a model yet; continue it "
+                            f"with: tagger train --model {shlex.quote(str(model_dir))} --resume")
     config = _read_json(config_path)
     version = config.get("format_version")
     if version not in READABLE_FORMATS:

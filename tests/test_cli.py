@@ -212,6 +212,30 @@ def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path, args, message):
     assert not (tmp_path / "none").exists()  # nothing written for a run that could not start
 
 
+def test_a_run_with_no_model_yet_says_how_to_continue_it(tmp_path):
+    from tagger import artifact
+
+    run = tmp_path / "my run"
+    artifact.save_checkpoint(run, {"position": {}})  # stopped before its first epoch ended
+    for command in (["predict"], ["eval", "--data", tmp_path / "nothing.txt"]):
+        result = invoke(*command, "--model", run, input="Ada met Ivo.")
+        assert result.exit_code == 2, result.output
+        assert result.stderr == (f"error: {run}: holds an unfinished run that has not saved a model yet; continue it "
+                                 f"with: tagger train --model '{run}' --resume\n")
+
+
+def test_a_file_of_a_model_given_as_model_points_to_its_directory(trained, tmp_path):
+    _, model, _ = trained
+    result = invoke("predict", "--model", model / "config.json", input="Ada met Ivo.")
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {model / 'config.json'}: a file, not a model directory; --model takes the "
+                             f"directory: --model {model}\n")
+    (tmp_path / "notes.txt").write_text("not a model")
+    result = invoke("predict", "--model", tmp_path / "notes.txt", input="Ada met Ivo.")
+    assert result.stderr.startswith(f"error: {tmp_path / 'notes.txt'}: a file, not a model directory; --model takes "
+                                    "the directory: point it at the directory `tagger train` saved the model in")
+
+
 def test_corrupt_model_is_refused(trained, tmp_path):
     _, model, _ = trained
     broken = tmp_path / "broken"
