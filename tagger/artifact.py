@@ -238,7 +238,7 @@ def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
         raise ArtifactError(f"{model_dir}: a file, not a model directory; --model takes the directory: {where}")
     if not model_dir.is_dir():
         raise ArtifactError(f"{model_dir}: no model there; train one with `tagger train --model "
-                            f"{model_dir}` or point --model at a model directory")
+                            f"{shlex.quote(str(model_dir))}` or point --model at a model directory")
     config_path, vocab_path, weights = model_dir / CONFIG_FILE, model_dir / VOCAB_FILE, model_dir / WEIGHTS_FILE
     if not config_path.exists() and has_checkpoint(model_dir):
         raise ArtifactError(f"{model_dir}: holds an unfinished run that has not saved a model yet; continue it "

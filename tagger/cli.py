@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -125,6 +126,7 @@ def train(
     except TaggerError as error:
         raise _fail(error) from None
     command = "tagger train" if world.size == 1 else "torchrun ... -m tagger train"
+    resume_command = f"{command} --model {shlex.quote(str(model))} --resume"
     stop = threading.Event()
     try:
         with _stop_on_signals(stop):
@@ -140,19 +142,19 @@ def train(
         raise _fail(error) from None
     except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, mid-step
         if world.is_main:
-            kept = f"its last checkpoint is kept; continue with: {command} --model {model} --resume" \
+            kept = f"its last checkpoint is kept; continue with: {resume_command}" \
                 if has_checkpoint(model) else "nothing to resume"
             typer.echo(f"stopped at once; {kept}", err=True)
         raise typer.Exit(130) from None
     if isinstance(end, Finished):
         if world.is_main:
-            console.print(f"Model saved to {model}/; tag text with: tagger predict --model {model} < file.txt",
-                          soft_wrap=True)
+            console.print(f"Model saved to {model}/; tag text with: tagger predict --model "
+                          f"{shlex.quote(str(model))} < file.txt", soft_wrap=True, markup=False)
         return
     if world.is_main:
         saved = "its best model so far is kept there; " if end.best_model_saved else ""
         if end.resumable:
-            typer.echo(f"interrupted; {saved}continue with: {command} --model {model} --resume", err=True)
+            typer.echo(f"interrupted; {saved}continue with: {resume_command}", err=True)
         else:
             typer.echo(f"interrupted before training began; {saved}nothing to resume", err=True)
     raise typer.Exit(130)

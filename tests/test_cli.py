@@ -236,6 +236,32 @@ def test_a_file_of_a_model_given_as_model_points_to_its_directory(trained, tmp_p
                                     "the directory: point it at the directory `tagger train` saved the model in")
 
 
+def test_printed_commands_can_be_pasted_whatever_the_path(trained, tmp_path, monkeypatch):
+    """A path with a space or brackets comes out quoted, so the printed command runs as it is."""
+    import shlex
+
+    from tagger.run import Stopped
+
+    corpus, _, _ = trained
+    model = tmp_path / "my [best] run"
+    result = invoke("train", "--data", corpus, "--model", model, "--epochs", "1", "--embeddings", "none",
+                    "--hidden-size", "8", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    command = re.search(r"tag text with: (.*) < file.txt$", result.stdout, re.MULTILINE).group(1)
+    assert shlex.split(command) == ["tagger", "predict", "--model", str(model)]
+    assert invoke(*shlex.split(command)[1:], input="Ada met Ivo.").exit_code == 0
+    missing = tmp_path / "no such model"
+    assert f"train one with `tagger train --model '{missing}'`" in invoke("predict", "--model", missing).stderr
+
+    monkeypatch.setattr("tagger.render.show_training", lambda records, console: Stopped(
+        epoch=2, step=5, resumable=True, best_model_saved=True))  # as if interrupted mid-run
+    result = invoke("train", "--data", corpus, "--model", model, "--device", "cpu")
+    assert result.exit_code == 130
+    command = re.fullmatch(r"interrupted; its best model so far is kept there; continue with: (.*)\n",
+                           result.stderr).group(1)
+    assert shlex.split(command) == ["tagger", "train", "--model", str(model), "--resume"]
+
+
 def test_corrupt_model_is_refused(trained, tmp_path):
     _, model, _ = trained
     broken = tmp_path / "broken"
