@@ -26,10 +26,10 @@ from tagger.errors import TaggerError
 app = typer.Typer(help="Train, evaluate and run a Bi-LSTM named-entity tagger on CoNLL data.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
-DEFAULT_MODEL = Path("models/conll2003")
 DEFAULT_DATA = "conll2003"
 TRAINING, MODEL, RUNTIME = TrainConfig(), ModelConfig(), Runtime()
-ModelOption = Annotated[Path, typer.Option("--model", help="Model directory.", rich_help_panel="Model")]
+ModelOption = Annotated[Path | None, typer.Option("--model", help="Model directory. Default: $TAGGER_MODEL, else "
+                                                  "models/conll2003.", show_default=False, rich_help_panel="Model")]
 DataOption = Annotated[str, typer.Option(help="CoNLL directory or file, dataset folder, or Hugging Face "
                                               "dataset id.", rich_help_panel="Data")]
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (auto: the first GPU if there is "
@@ -68,7 +68,7 @@ def _quiet_datasets() -> None:
 @app.command()
 def train(
     data: DataOption = DEFAULT_DATA,
-    model: ModelOption = DEFAULT_MODEL,
+    model: ModelOption = None,
     embeddings: Annotated[str, typer.Option(help="glove (GloVe 6B 50d), none, or a GloVe/word2vec "
                                                  "text file.", rich_help_panel="Model")] = TRAINING.embeddings,
     decoder: Annotated[Decoder, typer.Option(help="softmax: each token's tag from the classifier; crf: "
@@ -110,11 +110,13 @@ def train(
     from rich.console import Console
 
     from tagger.artifact import has_checkpoint
+    from tagger.config import model_dir_to_train
     from tagger.distributed import FailedElsewhere, World
     from tagger.render import show_training
     from tagger.run import Finished, resume as resume_run, train as train_model
 
     _quiet_datasets()
+    model = model or model_dir_to_train()
     config = TrainConfig(ModelConfig(decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
                                      word_dropout=word_dropout),
                          embeddings=embeddings, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,
@@ -184,7 +186,7 @@ def evaluate(
     data: DataOption = DEFAULT_DATA,
     split: Annotated[str, typer.Option(help="Split to evaluate (ignored for a single file).",
                                        rich_help_panel="Data")] = "test",
-    model: ModelOption = DEFAULT_MODEL,
+    model: ModelOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     errors: Annotated[bool, typer.Option("--errors", help="Also break every entity down into correct, wrong "
                                          "type, wrong boundary, both wrong, missed and spurious, with "
@@ -192,11 +194,12 @@ def evaluate(
     device: DeviceOption = RUNTIME.device,
 ) -> None:
     """Evaluate a saved model: entity precision, recall and F1, overall and per type."""
+    from tagger.config import model_dir_to_read
     from tagger.evaluation import evaluate_saved
 
     _quiet_datasets()
     try:
-        result = evaluate_saved(model, data, split, device, with_errors=errors)
+        result = evaluate_saved(model or model_dir_to_read(), data, split, device, with_errors=errors)
     except TaggerError as error:
         raise _fail(error) from None
     if result.unseen_tags:
@@ -220,7 +223,7 @@ def evaluate(
 
 @app.command()
 def predict(
-    model: ModelOption = DEFAULT_MODEL,
+    model: ModelOption = None,
     input_file: Annotated[Optional[Path], typer.Option("--input", help="Read this file instead of stdin.",
                                                        rich_help_panel="Input")] = None,
     tokenized: Annotated[bool, typer.Option(help="Each line is one sentence of space-separated tokens.",
@@ -234,6 +237,7 @@ def predict(
     device: DeviceOption = RUNTIME.device,
 ) -> None:
     """Tag raw UTF-8 text from stdin (or --input), streaming, and write it to stdout."""
+    from tagger.config import model_dir_to_read
     from tagger.device import resolve_device
     from tagger.formats import FORMATS
     from tagger.memory import keep_heap_flat
@@ -242,7 +246,7 @@ def predict(
 
     keep_heap_flat()  # so memory does not grow with the length of the stream
     try:
-        tagger = Tagger.load(model, resolve_device(device))
+        tagger = Tagger.load(model or model_dir_to_read(), resolve_device(device))
         with (input_file.open("rb") if input_file else sys.stdin.buffer) as stream:
             lines = read_lines(stream, str(input_file or "<stdin>"), tokenized)
             write = FORMATS[output_format.value]

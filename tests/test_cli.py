@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -339,6 +340,93 @@ def test_train_without_data_says_how_to_get_it_in_a_real_process(tmp_path):
     assert result.returncode == 2
     assert "lhoestq/conll2003" in result.stderr and "data/conll2003/" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch):
+    """Run from a directory with no models/ of its own, and tagger from a clone without a model:
+    (that directory, the clone)."""
+    monkeypatch.delenv("TAGGER_MODEL", raising=False)
+    clone = tmp_path / "clone"
+    (clone / "models").mkdir(parents=True)
+    (clone / "pyproject.toml").write_text("[project]\nname = 'tagger'\n")
+    monkeypatch.setattr("tagger.config.CHECKOUT", clone, raising=False)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    return tmp_path / "elsewhere", clone
+
+
+def test_the_default_model_is_found_from_any_directory(trained, elsewhere):
+    from tagger import artifact
+
+    corpus, model, _ = trained
+    here, clone = elsewhere
+    shutil.copytree(model, clone / "models" / "conll2003")
+    tagged = invoke("predict", input="Ada met Ivo.")
+    assert tagged.exit_code == 0, tagged.output
+    assert tagged.stdout.split("\t")[0] == "Ada"
+    evaluated = invoke("eval", "--data", corpus, "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["sentences"] == 20
+    artifact.save_checkpoint(here / "models" / "conll2003", {"position": {}})  # the current directory's comes first
+    assert "models/conll2003: holds an unfinished run" in invoke("predict", input="Ada met Ivo.").stderr
+
+
+def test_tagger_model_sets_the_default_model_of_every_command(trained, elsewhere, monkeypatch):
+    corpus, model, _ = trained
+    monkeypatch.setenv("TAGGER_MODEL", str(model))
+    tagged = invoke("predict", input="Ada met Ivo.")
+    assert tagged.exit_code == 0, tagged.output
+    assert tagged.stdout.split("\t")[0] == "Ada"
+    assert invoke("eval", "--data", corpus, "--json").exit_code == 0
+    resumed = invoke("train", "--resume")
+    assert resumed.stderr == (f"error: {model}: holds a finished model to resume; train without --resume to start "
+                              "a new run\n")
+    assert invoke("predict", "--model", "nowhere", input="Ada").stderr.startswith("error: nowhere: no model there")
+
+
+def test_no_model_at_the_default_says_where_it_looked_and_how_to_point_elsewhere(elsewhere, monkeypatch):
+    here, clone = elsewhere
+    for command in (["predict"], ["eval", "--data", here / "nothing.txt"]):
+        result = invoke(*command, input="Ada")
+        assert result.exit_code == 2
+        assert result.stderr == (f"error: no model at the default models/conll2003: looked in {here}/models/conll2003 "
+                                 f"and {clone}/models/conll2003; train one with `tagger train`, or give another "
+                                 "model directory with --model DIR or TAGGER_MODEL=DIR\n")
+    monkeypatch.setenv("TAGGER_MODEL", "nowhere/m")
+    assert invoke("predict", input="Ada").stderr == (
+        f"error: no model at the default nowhere/m (from TAGGER_MODEL): looked in {here}/nowhere/m; train one with "
+        "`tagger train`, or give another model directory with --model DIR or TAGGER_MODEL=DIR\n")
+
+
+def test_predict_from_another_directory_finds_the_clones_model_in_a_real_process(trained, tmp_path):
+    """tagger run from a clone (PYTHONPATH standing in for an editable install), in a directory
+    with no models/ of its own."""
+    import os
+
+    _, model, _ = trained
+    clone = tmp_path / "clone"
+    shutil.copytree(Path(__file__).parent.parent / "tagger", clone / "tagger",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (clone / "pyproject.toml").write_text("[project]\nname = 'tagger'\n")
+    (tmp_path / "elsewhere").mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "TAGGER_MODEL"}
+
+    def predict() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tagger", "predict"], input="Ada met Ivo.",
+                              cwd=tmp_path / "elsewhere", env={**env, "PYTHONPATH": str(clone)}, check=False,
+                              capture_output=True, text=True, timeout=120)
+
+    missing = predict()
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert missing.stderr.startswith(f"error: no model at the default models/conll2003: looked in "
+                                     f"{tmp_path / 'elsewhere' / 'models' / 'conll2003'} and "
+                                     f"{clone / 'models' / 'conll2003'}; ")
+    assert len(missing.stderr.splitlines()) == 1
+    shutil.copytree(model, clone / "models" / "conll2003")
+    found = predict()
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split("\t")[0] == "Ada"
 
 
 def test_predict_runs_without_the_glove_package_or_training_code(trained):
