@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import shutil
 import tempfile
 import time
@@ -75,27 +76,66 @@ def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, training:
 
 
 def prepare_model_dir(model_dir: Path, overwrite: bool) -> None:
-    """Check that a new run may write to `model_dir`.
+    """Check that a new run may write to `model_dir`, and can.
 
     A model or an unfinished run is replaced only with `overwrite` (a model stays until the
     new run saves its first one); a directory holding anything tagger did not write, never.
     """
     model_dir = Path(model_dir)
-    if not model_dir.exists() or (model_dir.is_dir() and not any(model_dir.iterdir())):
+    if model_dir.exists() and not (model_dir.is_dir() and not any(model_dir.iterdir())):
+        if not (has_model(model_dir) or has_checkpoint(model_dir)):
+            raise ArtifactError(f"{model_dir}: exists and is not a model directory; choose another --model")
+        if has_checkpoint(model_dir) and not overwrite:
+            raise ArtifactError(f"{model_dir}: holds an unfinished run; continue it with --resume, or start "
+                                "again with --overwrite")
+        if not overwrite:
+            raise ArtifactError(f"{model_dir}: holds a trained model; pass --overwrite to replace it (it stays "
+                                "until the new run saves its first model) or choose another --model")
+        foreign = sorted(path.name for path in model_dir.iterdir() if path.name not in MODEL_FILES)
+        if foreign:
+            raise ArtifactError(f"{model_dir}: also holds {', '.join(foreign)}, which tagger did not write and "
+                                "--overwrite would delete; move them away or choose another --model")
+    check_writable(model_dir)
+    if overwrite:
+        (model_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+
+
+def check_writable(model_dir: Path) -> None:
+    """Check, by writing there, that a run can save its models and checkpoints in `model_dir`,
+    so that a run that could not keep its work stops before it starts.
+
+    A save writes the new model beside `model_dir` and renames it into place; checkpoints are
+    written inside `model_dir`. Permissions alone do not tell (root ignores them, a file
+    system may be mounted read-only), so each place is tried.
+    """
+    model_dir = Path(model_dir)
+    existing = next(directory for directory in (model_dir, *model_dir.parents) if directory.exists())
+    if existing != model_dir:
+        if not existing.is_dir():
+            raise ArtifactError(f"{model_dir}: cannot create it, {existing} is a file; choose a --model "
+                                "outside it")
+        _try_writing(model_dir, existing, f"cannot create it in {existing}")
         return
-    if not (has_model(model_dir) or has_checkpoint(model_dir)):
-        raise ArtifactError(f"{model_dir}: exists and is not a model directory; choose another --model")
-    if has_checkpoint(model_dir) and not overwrite:
-        raise ArtifactError(f"{model_dir}: holds an unfinished run; continue it with --resume, or start "
-                            "again with --overwrite")
-    if not overwrite:
-        raise ArtifactError(f"{model_dir}: holds a trained model; pass --overwrite to replace it (it stays "
-                            "until the new run saves its first model) or choose another --model")
-    foreign = sorted(path.name for path in model_dir.iterdir() if path.name not in MODEL_FILES)
-    if foreign:
-        raise ArtifactError(f"{model_dir}: also holds {', '.join(foreign)}, which tagger did not write and "
-                            "--overwrite would delete; move them away or choose another --model")
-    (model_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+    _try_writing(model_dir, model_dir.parent, f"cannot write in {model_dir.parent}, where each save first "
+                                              "writes the new model")
+    if model_dir.is_dir():
+        _try_writing(model_dir, model_dir, "cannot write in it, where the run keeps its checkpoints")
+
+
+def _try_writing(model_dir: Path, directory: Path, problem: str) -> None:
+    """Create and remove in `directory` what a run writes there: a save's staging directory, or
+    in the model directory a checkpoint's temporary file. Named as theirs are, so that a process
+    killed in between leaves nothing that tagger does not clear or overwrite itself."""
+    try:
+        if directory == model_dir:
+            temporary = model_dir / f".{CHECKPOINT_FILE}.tmp"
+            temporary.open("wb").close()
+            temporary.unlink()
+        else:
+            os.rmdir(tempfile.mkdtemp(prefix=f".{model_dir.name}.tmp-", dir=directory))
+    except OSError as error:
+        raise ArtifactError(f"{model_dir}: {problem} ({error.strerror or error}); make {directory} writable or "
+                            "choose another --model") from None
 
 
 def has_model(model_dir: Path) -> bool:
@@ -191,10 +231,18 @@ def _save_in_progress(model_dir: Path) -> bool:
 
 
 def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
+    if model_dir.is_file():
+        holder = model_dir.parent
+        where = f"--model {shlex.quote(str(holder))}" if has_model(holder) or has_checkpoint(holder) \
+            else "point it at the directory `tagger train` saved the model in"
+        raise ArtifactError(f"{model_dir}: a file, not a model directory; --model takes the directory: {where}")
     if not model_dir.is_dir():
         raise ArtifactError(f"{model_dir}: no model there; train one with `tagger train --model "
-                            f"{model_dir}` or point --model at a model directory")
+                            f"{shlex.quote(str(model_dir))}` or point --model at a model directory")
     config_path, vocab_path, weights = model_dir / CONFIG_FILE, model_dir / VOCAB_FILE, model_dir / WEIGHTS_FILE
+    if not config_path.exists() and has_checkpoint(model_dir):
+        raise ArtifactError(f"{model_dir}: holds an unfinished run that has not saved a model yet; continue it "
+                            f"with: tagger train --model {shlex.quote(str(model_dir))} --resume")
     config = _read_json(config_path)
     version = config.get("format_version")
     if version not in READABLE_FORMATS:
@@ -211,10 +259,7 @@ def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise ArtifactError(f"{config_path}: the model settings are missing or wrong ({error}); "
                             "retrain the model") from None
-    try:
-        encoder = Encoder.from_dict(_read_json(vocab_path))
-    except (KeyError, TypeError, ValueError) as error:
-        raise ArtifactError(f"{vocab_path}: lacks or garbles {error}; retrain the model") from None
+    encoder = _read_vocabulary(vocab_path)
     for name, found, expected in (("words", len(encoder.words), model.dimensions.word_count),
                                   ("characters", len(encoder.chars), model.dimensions.char_count),
                                   ("tags", len(encoder.tags), model.dimensions.tag_count)):
@@ -271,15 +316,45 @@ def _package_version() -> str:
 
 
 def _read_json(path: Path) -> dict:
+    data = _read_json_value(path)
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path}: expected a JSON object; retrain the model")
+    return data
+
+
+def _read_json_value(path: Path) -> object:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ArtifactError(f"{path}: missing; the model directory is incomplete, retrain it") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ArtifactError(f"{path}: not valid JSON ({error}); retrain the model") from None
+
+
+def _read_vocabulary(path: Path) -> Encoder:
+    """The vocabularies in vocab.json, as `Encoder.to_dict` wrote them; any other shape is a file
+    damaged or replaced since, named as such rather than by the error it would cause."""
+    data = _read_json_value(path)
+    problem = _vocabulary_problem(data)
+    if problem is not None:
+        raise ArtifactError(f"{path}: not a vocabulary tagger wrote ({problem}): damaged or replaced; restore it "
+                            "from a copy of the model or retrain the model")
+    return Encoder.from_dict(data)
+
+
+def _vocabulary_problem(data: object) -> str | None:
     if not isinstance(data, dict):
-        raise ArtifactError(f"{path}: expected a JSON object; retrain the model")
-    return data
+        return "not a JSON object"
+    for key in ("words", "chars", "tags"):
+        vocabulary = data.get(key)
+        if not isinstance(vocabulary, dict):
+            return f"no {key!r} object" if vocabulary is None else f"{key!r} is not an object"
+        items = vocabulary.get("items")
+        if not isinstance(items, list) or not isinstance(vocabulary.get("unknown"), bool):
+            return f"{key!r} lacks its list of items or its unknown flag"
+        if not set(map(type, items)) <= {str}:  # a set of types: cheap on 400,000 words
+            return f"{key!r} has items that are not strings"
+    return None
 
 
 def _keep_checkpoint(checkpoint: Path, staged: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,17 +26,17 @@ from tagger.errors import TaggerError
 app = typer.Typer(help="Train, evaluate and run a Bi-LSTM named-entity tagger on CoNLL data.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
-DEFAULT_MODEL = Path("models/conll2003")
 TRAINING, MODEL, RUNTIME = TrainConfig(), ModelConfig(), Runtime()
-ModelOption = Annotated[Path, typer.Option("--model", help="Model directory.", rich_help_panel="Model")]
-DataOption = Annotated[Optional[str], typer.Option(
+ModelOption = Annotated[Path | None, typer.Option("--model", help="Model directory. Default: $TAGGER_MODEL, else "
+                                                  "models/conll2003.", show_default=False, rich_help_panel="Model")]
+DataOption = Annotated[str | None, typer.Option(
     help="Labelled data: a folder of files named by split (train, dev, test), one file (CoNLL, .jsonl, "
          ".json, .parquet, .csv), a quoted glob pattern, a saved dataset, or a Hugging Face dataset id "
          "(owner/name). Default: conll2003.", show_default=False, rich_help_panel="Data")]
-TokensColumnOption = Annotated[Optional[str], typer.Option(
+TokensColumnOption = Annotated[str | None, typer.Option(
     help="The column of tokens in a dataset file or folder (default: tokens or words).", show_default=False,
     rich_help_panel="Data")]
-TagsColumnOption = Annotated[Optional[str], typer.Option(
+TagsColumnOption = Annotated[str | None, typer.Option(
     help="The column of tags in a dataset file or folder (default: ner_tags, tags or labels).",
     show_default=False, rich_help_panel="Data")]
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (auto: the first GPU if there is "
@@ -74,16 +75,16 @@ def _quiet_datasets() -> None:
 @app.command()
 def train(
     data: DataOption = None,
-    train_file: Annotated[Optional[Path], typer.Option("--train", help="The training file, instead of --data.",
+    train_file: Annotated[Path | None, typer.Option("--train", help="The training file, instead of --data.",
                                                        show_default=False, rich_help_panel="Data")] = None,
-    dev_file: Annotated[Optional[Path], typer.Option("--dev", help="The dev file, with --train (default: 10% of "
+    dev_file: Annotated[Path | None, typer.Option("--dev", help="The dev file, with --train (default: 10% of "
                                                      "train held out).", show_default=False,
                                                      rich_help_panel="Data")] = None,
-    test_file: Annotated[Optional[Path], typer.Option("--test", help="The test file, with --train.",
+    test_file: Annotated[Path | None, typer.Option("--test", help="The test file, with --train.",
                                                       show_default=False, rich_help_panel="Data")] = None,
     tokens_column: TokensColumnOption = None,
     tags_column: TagsColumnOption = None,
-    model: ModelOption = DEFAULT_MODEL,
+    model: ModelOption = None,
     embeddings: Annotated[str, typer.Option(help="glove (GloVe 6B 50d), none, or a GloVe/word2vec "
                                                  "text file.", rich_help_panel="Model")] = TRAINING.embeddings,
     decoder: Annotated[Decoder, typer.Option(help="softmax: each token's tag from the classifier; crf: "
@@ -125,6 +126,7 @@ def train(
     from rich.console import Console
 
     from tagger.artifact import has_checkpoint
+    from tagger.config import model_dir_to_train
     from tagger.distributed import FailedElsewhere, World
     from tagger.render import show_training
     from tagger.run import Finished, resume as resume_run, train as train_model
@@ -132,6 +134,7 @@ def train(
     from tagger.sources import Source
 
     _quiet_datasets()
+    model = model or model_dir_to_train()
     config = TrainConfig(ModelConfig(decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
                                      word_dropout=word_dropout),
                          embeddings=embeddings, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,
@@ -148,6 +151,7 @@ def train(
     except TaggerError as error:
         raise _fail(error) from None
     command = "tagger train" if world.size == 1 else "torchrun ... -m tagger train"
+    resume_command = f"{command} --model {shlex.quote(str(model))} --resume"
     stop = threading.Event()
     try:
         with _stop_on_signals(stop):
@@ -163,19 +167,19 @@ def train(
         raise _fail(error) from None
     except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, mid-step
         if world.is_main:
-            kept = f"its last checkpoint is kept; continue with: {command} --model {model} --resume" \
+            kept = f"its last checkpoint is kept; continue with: {resume_command}" \
                 if has_checkpoint(model) else "nothing to resume"
             typer.echo(f"stopped at once; {kept}", err=True)
         raise typer.Exit(130) from None
     if isinstance(end, Finished):
         if world.is_main:
-            console.print(f"Model saved to {model}/; tag text with: tagger predict --model {model} < file.txt",
-                          soft_wrap=True)
+            console.print(f"Model saved to {model}/; tag text with: tagger predict --model "
+                          f"{shlex.quote(str(model))} < file.txt", soft_wrap=True, markup=False)
         return
     if world.is_main:
         saved = "its best model so far is kept there; " if end.best_model_saved else ""
         if end.resumable:
-            typer.echo(f"interrupted; {saved}continue with: {command} --model {model} --resume", err=True)
+            typer.echo(f"interrupted; {saved}continue with: {resume_command}", err=True)
         else:
             typer.echo(f"interrupted before training began; {saved}nothing to resume", err=True)
     raise typer.Exit(130)
@@ -203,12 +207,12 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @app.command("eval")
 def evaluate(
     data: DataOption = None,
-    split: Annotated[Optional[str], typer.Option(help="Split to evaluate: train, dev or test (default: test). A "
+    split: Annotated[str | None, typer.Option(help="Split to evaluate: train, dev or test (default: test). A "
                                                  "single file is its own split and takes none.",
                                                  show_default=False, rich_help_panel="Data")] = None,
     tokens_column: TokensColumnOption = None,
     tags_column: TagsColumnOption = None,
-    model: ModelOption = DEFAULT_MODEL,
+    model: ModelOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     errors: Annotated[bool, typer.Option("--errors", help="Also break every entity down into correct, wrong "
                                          "type, wrong boundary, both wrong, missed and spurious, with "
@@ -216,13 +220,14 @@ def evaluate(
     device: DeviceOption = RUNTIME.device,
 ) -> None:
     """Evaluate a saved model: entity precision, recall and F1, overall and per type."""
+    from tagger.config import model_dir_to_read
     from tagger.evaluation import evaluate_saved
     from tagger.sources import Source
 
     _quiet_datasets()
     try:
         source = Source(data, tokens_column=tokens_column, tags_column=tags_column)
-        result = evaluate_saved(model, source, split, device, with_errors=errors)
+        result = evaluate_saved(model or model_dir_to_read(), source, split, device, with_errors=errors)
     except TaggerError as error:
         raise _fail(error) from None
     if result.unseen_types:
@@ -246,8 +251,8 @@ def evaluate(
 
 @app.command()
 def predict(
-    model: ModelOption = DEFAULT_MODEL,
-    input_file: Annotated[Optional[Path], typer.Option("--input", help="Read this file instead of stdin.",
+    model: ModelOption = None,
+    input_file: Annotated[Path | None, typer.Option("--input", help="Read this file instead of stdin.",
                                                        rich_help_panel="Input")] = None,
     tokenized: Annotated[bool, typer.Option(help="Each line is one sentence of space-separated tokens.",
                                             rich_help_panel="Input")] = False,
@@ -260,6 +265,7 @@ def predict(
     device: DeviceOption = RUNTIME.device,
 ) -> None:
     """Tag raw UTF-8 text from stdin (or --input), streaming, and write it to stdout."""
+    from tagger.config import model_dir_to_read
     from tagger.device import resolve_device
     from tagger.formats import FORMATS
     from tagger.memory import keep_heap_flat
@@ -268,7 +274,7 @@ def predict(
 
     keep_heap_flat()  # so memory does not grow with the length of the stream
     try:
-        tagger = Tagger.load(model, resolve_device(device))
+        tagger = Tagger.load(model or model_dir_to_read(), resolve_device(device))
         with (input_file.open("rb") if input_file else sys.stdin.buffer) as stream:
             lines = read_lines(stream, str(input_file or "<stdin>"), tokenized)
             write = FORMATS[output_format.value]

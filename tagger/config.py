@@ -4,12 +4,17 @@ imports neither torch nor datasets (`tagger predict` must start fast)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
-from tagger.errors import TaggerError
+from tagger.errors import ArtifactError, TaggerError
 
 DECODERS = ("softmax", "crf")
 PRECISIONS = ("fp32", "bf16", "fp16")
+MODEL_VARIABLE = "TAGGER_MODEL"  # the model directory every command uses without --model
+DEFAULT_MODEL_DIR = Path("models/conll2003")
+CHECKOUT = Path(__file__).resolve().parent.parent  # a clone's root, when tagger runs from one
 
 
 @dataclass(frozen=True)
@@ -62,3 +67,26 @@ class Runtime:
     def __post_init__(self):
         if self.precision not in PRECISIONS:
             raise TaggerError(f"--precision {self.precision}: use one of {', '.join(PRECISIONS)}")
+
+
+def model_dir_to_train() -> Path:
+    """Where `train` saves without --model: $TAGGER_MODEL, else models/conll2003 in the current
+    directory."""
+    return Path(os.environ.get(MODEL_VARIABLE) or DEFAULT_MODEL_DIR)
+
+
+def model_dir_to_read() -> Path:
+    """The model `predict` and `eval` use without --model: $TAGGER_MODEL; else models/conll2003 in
+    the current directory, then in the clone tagger runs from (an editable install), so that
+    the default model is found from any directory."""
+    named = os.environ.get(MODEL_VARIABLE)
+    places = [Path(named)] if named else [DEFAULT_MODEL_DIR]
+    if not named and (CHECKOUT / "pyproject.toml").is_file():
+        places.append(CHECKOUT / DEFAULT_MODEL_DIR)
+    for place in places:
+        if place.exists():
+            return place
+    default = f"{named} (from {MODEL_VARIABLE})" if named else str(DEFAULT_MODEL_DIR)
+    looked = " and ".join(dict.fromkeys(str(place.absolute()) for place in places))
+    raise ArtifactError(f"no model at the default {default}: looked in {looked}; train one with `tagger train`, "
+                        f"or give another model directory with --model DIR or {MODEL_VARIABLE}=DIR")

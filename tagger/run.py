@@ -106,6 +106,7 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
             artifact.recover_interrupted_save(model_dir)  # a crash mid-save may have left the run's directory aside
             if new is None:
                 checkpoint = _checkpoint_to_resume(model_dir)
+                artifact.check_writable(model_dir)
             else:
                 artifact.prepare_model_dir(model_dir, overwrite)
         except TaggerError as error:

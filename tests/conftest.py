@@ -126,3 +126,27 @@ def train_small(root: Path, decoder: str) -> tuple[Path, Path, str]:
                                       "--lr", "0.01", "--device", "cpu", "--decoder", decoder])
     assert result.exit_code == 0, result.output
     return corpus, model, result.output
+
+
+@pytest.fixture
+def make_unwritable():
+    """Make directories unwritable, for root too: mode 0o555 and, where the mode does not stop
+    the user (root), the immutable attribute (chattr +i). Undone at teardown, whatever the test
+    did; the test is skipped if neither works here."""
+    undo = []
+
+    def make(directory: Path) -> Path:
+        mode = directory.stat().st_mode
+        directory.chmod(0o555)
+        undo.append(lambda: directory.chmod(mode))
+        if os.access(directory, os.W_OK):
+            chattr = shutil.which("chattr")
+            if chattr is None or subprocess.run([chattr, "+i", str(directory)], check=False,
+                                                capture_output=True).returncode:
+                pytest.skip("cannot make a directory unwritable here (root, and chattr +i fails)")
+            undo.append(lambda: subprocess.run([chattr, "-i", str(directory)], check=True))
+        return directory
+
+    yield make
+    for step in reversed(undo):
+        step()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -67,6 +68,9 @@ def test_a_new_run_never_replaces_a_model_unasked(tmp_path):
         artifact.prepare_model_dir(tmp_path / "m", overwrite=False)
     artifact.prepare_model_dir(tmp_path / "m", overwrite=True)  # allowed, and the model is still there
     assert load_model(tmp_path / "m")
+    assert [path.name for path in tmp_path.iterdir()] == ["m"]  # checking it could write there left nothing
+    assert sorted(path.name for path in (tmp_path / "m").iterdir()) == ["config.json", "training.json", "vocab.json",
+                                                                      "weights.pt"]
     artifact.save_checkpoint(tmp_path / "m", {"position": {}})
     with pytest.raises(ArtifactError, match="holds an unfinished run; continue it with --resume"):
         artifact.prepare_model_dir(tmp_path / "m", overwrite=False)
@@ -74,6 +78,62 @@ def test_a_new_run_never_replaces_a_model_unasked(tmp_path):
     artifact.save_checkpoint(tmp_path / "run", {"position": {}})
     artifact.prepare_model_dir(tmp_path / "run", overwrite=True)
     assert not artifact.has_checkpoint(tmp_path / "run")
+
+
+def a_run(directory: Path) -> Path:
+    """A model directory holding a model and a checkpoint."""
+    save_model(directory, *small_model(0), {})
+    artifact.save_checkpoint(directory, {"position": {}})
+    return directory
+
+
+def read_only(root: Path, lock) -> Path:
+    (root / "ro").mkdir(exist_ok=True)
+    return lock(root / "ro")
+
+
+def a_file(root: Path) -> Path:
+    (root / "ro").write_text("a file")
+    return root / "ro"
+
+
+def a_run_in_read_only(root: Path, lock) -> Path:
+    a_run(root / "ro" / "m")
+    lock(root / "ro")
+    return root / "ro" / "m"
+
+
+# Each case: the model directory, made in tmp_path with `lock` (which makes a directory
+# unwritable); whether the new run overwrites it; the message ({root}: tmp_path).
+UNWRITABLE = {
+    "new, in a read-only directory": (lambda root, lock: read_only(root, lock) / "m", False,
+                                      ("ro/m: cannot create it in {root}/ro (.+); make {root}/ro writable or choose "
+                                       "another --model$")),
+    "new, deeper in a read-only directory": (lambda root, lock: read_only(root, lock) / "a" / "m", False,
+                                             "ro/a/m: cannot create it in {root}/ro "),
+    "empty and read-only": (lambda root, lock: read_only(root, lock), False,
+                            ("ro: cannot write in it, where the run keeps its checkpoints (.+); make {root}/ro "
+                             "writable")),
+    "a read-only model, overwritten": (lambda root, lock: lock(a_run(root / "m")), True,
+                                       "m: cannot write in it, where the run keeps its checkpoints"),
+    "a model in a read-only directory, overwritten": (a_run_in_read_only, True,
+                                                      ("ro/m: cannot write in {root}/ro, where each save first "
+                                                       "writes the new model")),
+    "under a file": (lambda root, lock: a_file(root) / "m", False,
+                     "ro/m: cannot create it, {root}/ro is a file; choose a --model outside it$"),
+    "deeper under a file": (lambda root, lock: a_file(root) / "a" / "m", False,
+                            "ro/a/m: cannot create it, {root}/ro is a file"),
+}
+
+
+@pytest.mark.parametrize("case", UNWRITABLE)
+def test_a_model_directory_that_cannot_be_written_is_refused_before_the_run(tmp_path, make_unwritable, case):
+    where, overwrite, message = UNWRITABLE[case]
+    model_dir = where(tmp_path, make_unwritable)
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(ArtifactError, match=message.format(root=re.escape(str(tmp_path)))):
+        artifact.prepare_model_dir(model_dir, overwrite=overwrite)
+    assert sorted(tmp_path.rglob("*")) == before  # nothing removed, nothing left behind
 
 
 @pytest.mark.parametrize("files", [{"notes.txt": "keep me"}, {"config.json": '{"name": "my-project"}', "main.py": ""}])
@@ -185,6 +245,27 @@ def test_vocabulary_of_another_model_is_refused(tmp_path):
     with pytest.raises(ArtifactError, match="vocab.json: 8 words, but the network in config.json has 7; the "
                                             "files come from different models"):
         load_model(tmp_path / "m")
+
+
+@pytest.mark.parametrize("vocabulary, problem", [
+    ({"words": {"a": 1}}, "'words' lacks its list of items or its unknown flag"),
+    ({"words": ["a", "b"]}, "'words' is not an object"),
+    ({"tags": {"items": ["O"], "unknown": False}}, "no 'words' object"),
+    (["words", "chars", "tags"], "not a JSON object"),
+    (lambda saved: {**saved, "words": {**saved["words"], "items": list(range(len(saved["words"]["items"])))}},
+     "'words' has items that are not strings"),
+], ids=["words as a mapping", "words as a list", "no words", "a list", "numbers for words"])
+def test_a_damaged_vocabulary_is_named_as_such(tmp_path, vocabulary, problem):
+    model, encoder = small_model(0)
+    save_model(tmp_path / "m", model, encoder, {})
+    path = tmp_path / "m" / "vocab.json"
+    if callable(vocabulary):
+        vocabulary = vocabulary(json.loads(path.read_text()))
+    path.write_text(json.dumps(vocabulary))
+    with pytest.raises(ArtifactError) as raised:
+        load_model(tmp_path / "m")
+    assert str(raised.value) == (f"{path}: not a vocabulary tagger wrote ({problem}): damaged or replaced; restore "
+                                 "it from a copy of the model or retrain the model")
 
 
 LOADER = """

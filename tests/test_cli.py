@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -240,6 +241,56 @@ def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path, args, message):
     assert not (tmp_path / "none").exists()  # nothing written for a run that could not start
 
 
+def test_a_run_with_no_model_yet_says_how_to_continue_it(tmp_path):
+    from tagger import artifact
+
+    run = tmp_path / "my run"
+    artifact.save_checkpoint(run, {"position": {}})  # stopped before its first epoch ended
+    for command in (["predict"], ["eval", "--data", tmp_path / "nothing.txt"]):
+        result = invoke(*command, "--model", run, input="Ada met Ivo.")
+        assert result.exit_code == 2, result.output
+        assert result.stderr == (f"error: {run}: holds an unfinished run that has not saved a model yet; continue it "
+                                 f"with: tagger train --model '{run}' --resume\n")
+
+
+def test_a_file_of_a_model_given_as_model_points_to_its_directory(trained, tmp_path):
+    _, model, _ = trained
+    result = invoke("predict", "--model", model / "config.json", input="Ada met Ivo.")
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {model / 'config.json'}: a file, not a model directory; --model takes the "
+                             f"directory: --model {model}\n")
+    (tmp_path / "notes.txt").write_text("not a model")
+    result = invoke("predict", "--model", tmp_path / "notes.txt", input="Ada met Ivo.")
+    assert result.stderr.startswith(f"error: {tmp_path / 'notes.txt'}: a file, not a model directory; --model takes "
+                                    "the directory: point it at the directory `tagger train` saved the model in")
+
+
+def test_printed_commands_can_be_pasted_whatever_the_path(trained, tmp_path, monkeypatch):
+    """A path with a space or brackets comes out quoted, so the printed command runs as it is."""
+    import shlex
+
+    from tagger.run import Stopped
+
+    corpus, _, _ = trained
+    model = tmp_path / "my [best] run"
+    result = invoke("train", "--data", corpus, "--model", model, "--epochs", "1", "--embeddings", "none",
+                    "--hidden-size", "8", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    command = re.search(r"tag text with: (.*) < file.txt$", result.stdout, re.MULTILINE).group(1)
+    assert shlex.split(command) == ["tagger", "predict", "--model", str(model)]
+    assert invoke(*shlex.split(command)[1:], input="Ada met Ivo.").exit_code == 0
+    missing = tmp_path / "no such model"
+    assert f"train one with `tagger train --model '{missing}'`" in invoke("predict", "--model", missing).stderr
+
+    monkeypatch.setattr("tagger.render.show_training", lambda records, console: Stopped(
+        epoch=2, step=5, resumable=True, best_model_saved=True))  # as if interrupted mid-run
+    result = invoke("train", "--data", corpus, "--model", model, "--device", "cpu")
+    assert result.exit_code == 130
+    command = re.fullmatch(r"interrupted; its best model so far is kept there; continue with: (.*)\n",
+                           result.stderr).group(1)
+    assert shlex.split(command) == ["tagger", "train", "--model", str(model), "--resume"]
+
+
 def test_corrupt_model_is_refused(trained, tmp_path):
     _, model, _ = trained
     broken = tmp_path / "broken"
@@ -279,6 +330,52 @@ def test_train_on_a_file_per_split(tmp_path):
                                 "test": str(tmp_path / "c.conll")} and "test" in training
 
 
+def test_train_into_a_read_only_directory_stops_before_reading_data_in_a_real_process(trained, tmp_path,
+                                                                                      make_unwritable):
+    corpus, _, _ = trained
+    (tmp_path / "ro").mkdir()
+    model = make_unwritable(tmp_path / "ro") / "m"
+    result = subprocess.run([sys.executable, "-m", "tagger", "train", "--data", str(corpus), "--model", str(model),
+                             "--epochs", "1", "--embeddings", "none", "--device", "cpu"],
+                            check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {model}: cannot create it in {tmp_path / 'ro'} (")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert result.stdout == ""  # no data read, no epoch run
+
+
+def test_a_read_only_model_directory_is_refused_before_training(trained, tmp_path, make_unwritable):
+    from tagger import artifact
+
+    corpus, model, _ = trained
+    read_only = tmp_path / "model"
+    shutil.copytree(model, read_only)
+    artifact.save_checkpoint(read_only, {"position": {}})
+    before = {path.name: path.read_bytes() for path in read_only.iterdir()}
+    make_unwritable(read_only)
+    result = invoke("train", "--data", corpus, "--model", read_only, "--overwrite", "--epochs", "1",
+                    "--embeddings", "none", "--device", "cpu")
+    assert result.exit_code == 2, result.output
+    assert re.fullmatch(f"error: {re.escape(str(read_only))}: cannot write in it, where the run keeps its "
+                        f"checkpoints \\(.+\\); make {re.escape(str(read_only))} writable or choose another "
+                        "--model\n", result.stderr)
+    assert result.stdout == ""
+    assert {path.name: path.read_bytes() for path in read_only.iterdir()} == before
+
+
+def test_resuming_in_a_directory_that_became_read_only_stops_before_training(tmp_path, monkeypatch,
+                                                                              make_unwritable):
+    from test_artifact import FORMAT_1
+
+    shutil.copytree(FORMAT_1, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)  # the run's data and vectors are relative paths
+    make_unwritable(tmp_path / "run")
+    result = invoke("train", "--model", "run", "--resume", "--device", "cpu")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: run: cannot write in it, where the run keeps its checkpoints (")
+    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
+
+
 def test_train_without_data_says_how_to_get_it_in_a_real_process(tmp_path):
     """The default data, with no local copy and no Hub: exit 2, one line, no traceback."""
     import os
@@ -289,6 +386,93 @@ def test_train_without_data_says_how_to_get_it_in_a_real_process(tmp_path):
     assert result.returncode == 2
     assert "lhoestq/conll2003" in result.stderr and "data/conll2003/" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch):
+    """Run from a directory with no models/ of its own, and tagger from a clone without a model:
+    (that directory, the clone)."""
+    monkeypatch.delenv("TAGGER_MODEL", raising=False)
+    clone = tmp_path / "clone"
+    (clone / "models").mkdir(parents=True)
+    (clone / "pyproject.toml").write_text("[project]\nname = 'tagger'\n")
+    monkeypatch.setattr("tagger.config.CHECKOUT", clone, raising=False)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    return tmp_path / "elsewhere", clone
+
+
+def test_the_default_model_is_found_from_any_directory(trained, elsewhere):
+    from tagger import artifact
+
+    corpus, model, _ = trained
+    here, clone = elsewhere
+    shutil.copytree(model, clone / "models" / "conll2003")
+    tagged = invoke("predict", input="Ada met Ivo.")
+    assert tagged.exit_code == 0, tagged.output
+    assert tagged.stdout.split("\t")[0] == "Ada"
+    evaluated = invoke("eval", "--data", corpus, "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["sentences"] == 20
+    artifact.save_checkpoint(here / "models" / "conll2003", {"position": {}})  # the current directory's comes first
+    assert "models/conll2003: holds an unfinished run" in invoke("predict", input="Ada met Ivo.").stderr
+
+
+def test_tagger_model_sets_the_default_model_of_every_command(trained, elsewhere, monkeypatch):
+    corpus, model, _ = trained
+    monkeypatch.setenv("TAGGER_MODEL", str(model))
+    tagged = invoke("predict", input="Ada met Ivo.")
+    assert tagged.exit_code == 0, tagged.output
+    assert tagged.stdout.split("\t")[0] == "Ada"
+    assert invoke("eval", "--data", corpus, "--json").exit_code == 0
+    resumed = invoke("train", "--resume")
+    assert resumed.stderr == (f"error: {model}: holds a finished model to resume; train without --resume to start "
+                              "a new run\n")
+    assert invoke("predict", "--model", "nowhere", input="Ada").stderr.startswith("error: nowhere: no model there")
+
+
+def test_no_model_at_the_default_says_where_it_looked_and_how_to_point_elsewhere(elsewhere, monkeypatch):
+    here, clone = elsewhere
+    for command in (["predict"], ["eval", "--data", here / "nothing.txt"]):
+        result = invoke(*command, input="Ada")
+        assert result.exit_code == 2
+        assert result.stderr == (f"error: no model at the default models/conll2003: looked in {here}/models/conll2003 "
+                                 f"and {clone}/models/conll2003; train one with `tagger train`, or give another "
+                                 "model directory with --model DIR or TAGGER_MODEL=DIR\n")
+    monkeypatch.setenv("TAGGER_MODEL", "nowhere/m")
+    assert invoke("predict", input="Ada").stderr == (
+        f"error: no model at the default nowhere/m (from TAGGER_MODEL): looked in {here}/nowhere/m; train one with "
+        "`tagger train`, or give another model directory with --model DIR or TAGGER_MODEL=DIR\n")
+
+
+def test_predict_from_another_directory_finds_the_clones_model_in_a_real_process(trained, tmp_path):
+    """tagger run from a clone (PYTHONPATH standing in for an editable install), in a directory
+    with no models/ of its own."""
+    import os
+
+    _, model, _ = trained
+    clone = tmp_path / "clone"
+    shutil.copytree(Path(__file__).parent.parent / "tagger", clone / "tagger",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (clone / "pyproject.toml").write_text("[project]\nname = 'tagger'\n")
+    (tmp_path / "elsewhere").mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "TAGGER_MODEL"}
+
+    def predict() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tagger", "predict"], input="Ada met Ivo.",
+                              cwd=tmp_path / "elsewhere", env={**env, "PYTHONPATH": str(clone)}, check=False,
+                              capture_output=True, text=True, timeout=120)
+
+    missing = predict()
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert missing.stderr.startswith(f"error: no model at the default models/conll2003: looked in "
+                                     f"{tmp_path / 'elsewhere' / 'models' / 'conll2003'} and "
+                                     f"{clone / 'models' / 'conll2003'}; ")
+    assert len(missing.stderr.splitlines()) == 1
+    shutil.copytree(model, clone / "models" / "conll2003")
+    found = predict()
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split("\t")[0] == "Ada"
 
 
 def test_predict_runs_without_the_glove_package_or_training_code(trained):
