@@ -12,6 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from tagger.config import CHECKOUT
 from tagger.errors import DataError
 
 DEFAULT_DATA = "conll2003"
@@ -138,11 +139,12 @@ def resolve(source: Source) -> Resolved:
 
 def default_local_copy(name: str) -> Path | None:
     """What the default `conll2003` stands for here: data/conll2003/ when it holds the files (and
-    no path of that name exists); None for any other name, or without a copy."""
-    if name == DEFAULT_DATA and not Path(name).exists() and LOCAL_COPY.is_dir() and \
-            _split_entries(LOCAL_COPY).get("train"):
-        return LOCAL_COPY
-    return None
+    no path of that name exists), in the current directory or else in the clone tagger runs
+    from; None for any other name, or without a copy."""
+    if name != DEFAULT_DATA or Path(name).exists():
+        return None
+    places = [LOCAL_COPY] + ([CHECKOUT / LOCAL_COPY] if (CHECKOUT / "pyproject.toml").is_file() else [])
+    return next((place for place in places if place.is_dir() and _split_entries(place).get("train")), None)
 
 
 def split_of(name: str) -> list[str]:

@@ -324,3 +324,16 @@ def test_a_local_looking_source_that_does_not_exist_is_missing_at_once(tmp_path,
         with pytest.raises(DataError, match=f"{name}: no such file or directory"):
             resolve(Source(name))
     assert resolve(Source("someone/ner-corpus")) == HubDataset("someone/ner-corpus")
+
+
+def test_the_default_data_is_found_in_the_clone_from_any_directory(tmp_path, monkeypatch):
+    from tagger import sources
+
+    clone, elsewhere = tmp_path / "clone", tmp_path / "elsewhere"
+    (clone / "data" / "conll2003").mkdir(parents=True)
+    (clone / "pyproject.toml").write_text("[project]\nname = 'tagger'\n", encoding="utf-8")
+    write_conll(clone / "data" / "conll2003" / "train.txt", SENTENCES)
+    elsewhere.mkdir()
+    monkeypatch.setattr(sources, "CHECKOUT", clone)
+    monkeypatch.chdir(elsewhere)
+    assert resolve(Source()).splits == {"train": [clone / "data" / "conll2003" / "train.txt"]}
