@@ -145,9 +145,6 @@ def train(
         runtime = Runtime(device, precision.value, timeout)
         source = Source(data, *(str(file) if file else None for file in (train_file, dev_file, test_file)),
                         tokens_column=tokens_column, tags_column=tags_column)
-        if resume and source != Source():
-            raise TaggerError("--resume continues the run with the data it started with; leave out --data, "
-                              "--train, --dev, --test and the column options")
     except TaggerError as error:
         raise _fail(error) from None
     command = "tagger train" if world.size == 1 else "torchrun ... -m tagger train"

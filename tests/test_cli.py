@@ -224,8 +224,6 @@ def test_predict_streams_before_the_input_ends(trained):
     (["train", "--data", "{corpus}", "--model", "{missing}", "--device", "cpu", "--precision", "bf16"],
      "mixed precision is for CUDA GPUs"),
     (["train", "--model", "{model}", "--resume"], "holds a finished model to resume"),
-    (["train", "--model", "{model}", "--resume", "--data", "{corpus}"], "--resume continues the run with the "
-     "data it started with; leave out --data"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path, args, message):
     corpus, model, _ = trained
