@@ -375,10 +375,14 @@ def test_resuming_in_a_directory_that_became_read_only_stops_before_training(tmp
 
 
 def test_train_without_data_says_how_to_get_it_in_a_real_process(tmp_path):
-    """The default data, with no local copy and no Hub: exit 2, one line, no traceback."""
+    """The default data, with no local copy and no Hub: exit 2, one line, no traceback. tagger is
+    installed outside a clone (a copy of the package on PYTHONPATH), so no clone's data/ is found."""
     import os
 
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    shutil.copytree(Path(__file__).parent.parent / "tagger", tmp_path / "installed" / "tagger",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
+           "PYTHONPATH": str(tmp_path / "installed")}
     result = subprocess.run([sys.executable, "-m", "tagger", "train", "--model", str(tmp_path / "m")],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
