@@ -82,6 +82,8 @@ def prepare_model_dir(model_dir: Path, overwrite: bool) -> None:
     new run saves its first one); a directory holding anything tagger did not write, never.
     """
     model_dir = Path(model_dir)
+    if model_dir.is_file():
+        _refuse_a_file(model_dir)
     if model_dir.exists() and not (model_dir.is_dir() and not any(model_dir.iterdir())):
         if not (has_model(model_dir) or has_checkpoint(model_dir)):
             raise ArtifactError(f"{model_dir}: exists and is not a model directory; choose another --model")
@@ -230,12 +232,16 @@ def _save_in_progress(model_dir: Path) -> bool:
     return any(model_dir.parent.glob(f".{model_dir.name}.old-*"))
 
 
+def _refuse_a_file(model_dir: Path) -> None:
+    holder = model_dir.parent
+    where = f"--model {shlex.quote(str(holder))}" if has_model(holder) or has_checkpoint(holder) \
+        else "give a directory"
+    raise ArtifactError(f"{model_dir}: a file, not a model directory; --model takes the directory: {where}")
+
+
 def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
     if model_dir.is_file():
-        holder = model_dir.parent
-        where = f"--model {shlex.quote(str(holder))}" if has_model(holder) or has_checkpoint(holder) \
-            else "point it at the directory `tagger train` saved the model in"
-        raise ArtifactError(f"{model_dir}: a file, not a model directory; --model takes the directory: {where}")
+        _refuse_a_file(model_dir)
     if not model_dir.is_dir():
         raise ArtifactError(f"{model_dir}: no model there; train one with `tagger train --model "
                             f"{shlex.quote(str(model_dir))}` or point --model at a model directory")

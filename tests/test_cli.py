@@ -260,7 +260,11 @@ def test_a_file_of_a_model_given_as_model_points_to_its_directory(trained, tmp_p
     (tmp_path / "notes.txt").write_text("not a model")
     result = invoke("predict", "--model", tmp_path / "notes.txt", input="Ada met Ivo.")
     assert result.stderr.startswith(f"error: {tmp_path / 'notes.txt'}: a file, not a model directory; --model takes "
-                                    "the directory: point it at the directory `tagger train` saved the model in")
+                                    "the directory: give a directory")
+    result = invoke("train", "--model", model / "config.json", "--overwrite", "--epochs", "1")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"error: {model / 'config.json'}: a file, not a model directory; --model takes the "
+                             f"directory: --model {model}\n")
 
 
 def test_printed_commands_can_be_pasted_whatever_the_path(trained, tmp_path, monkeypatch):
