@@ -134,9 +134,11 @@ def _read_files(files: Sequence[Path], source: Source) -> datasets.Dataset:
 
 def _read_conll_file(path: Path) -> datasets.Dataset:
     stat = path.stat()
-    try:  # the size and time key datasets' cache: an edited file is read again
-        return datasets.Dataset.from_generator(_conll_sentences, features=_string_features(), gen_kwargs={
-            "path": str(path.resolve()), "stamp": f"{stat.st_size}-{stat.st_mtime_ns}"})
+    # `identity` keys datasets' cache: the same file unchanged is read once, an edited one again.
+    identity = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    try:
+        return datasets.Dataset.from_generator(_conll_sentences, features=_string_features(),
+                                               gen_kwargs={"path": str(path), "identity": identity})
     except datasets.exceptions.DatasetGenerationError as error:
         reason = _tagger_error(error)
         if reason is None:
@@ -144,7 +146,7 @@ def _read_conll_file(path: Path) -> datasets.Dataset:
         raise reason from None
 
 
-def _conll_sentences(path: str, stamp: str) -> Iterator[dict]:
+def _conll_sentences(path: str, identity: str) -> Iterator[dict]:
     tokens: list[str] = []
     tags: list[str] = []
     first: tuple[int, int] | None = None  # (line number, columns) of the first token line
