@@ -43,6 +43,9 @@ DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (auto
                                                 "one, else the CPU).")]
 
 
+SOURCE_OPTIONS = {"train_file": "train", "dev_file": "dev", "test_file": "test"}  # train's parameters -> Source's
+
+
 class Decoder(str, Enum):
     softmax = "softmax"
     crf = "crf"
@@ -74,6 +77,7 @@ def _quiet_datasets() -> None:
 
 @app.command()
 def train(
+    ctx: typer.Context,
     data: DataOption = None,
     train_file: Annotated[Path | None, typer.Option("--train", help="The training file, instead of --data.",
                                                        show_default=False, rich_help_panel="Data")] = None,
@@ -147,6 +151,8 @@ def train(
                         tokens_column=tokens_column, tags_column=tags_column)
     except TaggerError as error:
         raise _fail(error) from None
+    if resume:
+        _refuse_options_unlike_the_run(ctx, model, config, source)
     command = "tagger train" if world.size == 1 else "torchrun ... -m tagger train"
     resume_command = f"{command} --model {shlex.quote(str(model))} --resume"
     stop = threading.Event()
@@ -180,6 +186,25 @@ def train(
         else:
             typer.echo(f"interrupted before training began; {saved}nothing to resume", err=True)
     raise typer.Exit(130)
+
+
+def _refuse_options_unlike_the_run(ctx: typer.Context, model: Path, config: TrainConfig, source) -> None:
+    """--resume continues a run with its own data and options: one given on the command line
+    that differs from the run's would be ignored, so it is refused (the same value is fine:
+    rerunning the first command with --resume added is how many resume)."""
+    from tagger.run import settings_unlike_the_run
+
+    # By name: Typer carries its own copy of click, whose ParameterSource is not click's.
+    given = {SOURCE_OPTIONS.get(name, name) for name in ctx.params
+             if ctx.get_parameter_source(name).name == "COMMANDLINE"}
+    try:
+        unlike = sorted(given & settings_unlike_the_run(model, config, source))
+    except TaggerError as error:
+        raise _fail(error) from None
+    if unlike:
+        options = ", ".join("--" + name.replace("_", "-") for name in unlike)
+        raise _fail(TaggerError(f"{model}: the run started with other {options}; --resume continues it with its "
+                                "own, so leave them out (or start a new run with --overwrite)"))
 
 
 @contextmanager

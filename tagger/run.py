@@ -7,14 +7,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import datasets
 import torch
 
 from tagger import artifact, data, distributed, embeddings
-from tagger.config import Runtime, TrainConfig
+from tagger.config import ModelConfig, Runtime, TrainConfig
 from tagger.encoding import Encoder, TrainingText, Vocabulary
 from tagger.errors import ArtifactError, DataError, TaggerError
 from tagger.evaluation import evaluate
@@ -84,6 +84,23 @@ def resume(model_dir: Path, runtime: Runtime = Runtime(), *, stop: threading.Eve
     """Continue the unfinished run in `model_dir` where it stopped, with the options and data it
     started with; as `train` otherwise."""
     yield from _run(Path(model_dir), runtime, stop, None, overwrite=False)
+
+
+def settings_unlike_the_run(model_dir: Path, config: TrainConfig, source: str | Source) -> set[str]:
+    """The settings (ModelConfig, TrainConfig and Source field names) in which `config` and
+    `source` differ from those the unfinished run in `model_dir` started with, and resumes
+    with; none without such a run."""
+    checkpoint = artifact.load_checkpoint(model_dir)
+    if checkpoint is None:
+        return set()
+    started, started_on = TrainConfig.from_dict(checkpoint["config"]), Source.of(checkpoint["data"]).located()
+    started = replace(started, embeddings=embeddings.locate(started.embeddings))  # format 1 kept them relative
+    config = replace(config, embeddings=embeddings.locate(config.embeddings))
+    source = Source.of(source).located()
+    return ({field.name for field in fields(ModelConfig) if getattr(config.model, field.name) != getattr(started.model, field.name)}
+            | {field.name for field in fields(TrainConfig)
+               if field.name != "model" and getattr(config, field.name) != getattr(started, field.name)}
+            | {field.name for field in fields(Source) if getattr(source, field.name) != getattr(started_on, field.name)})
 
 
 def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None, new: tuple[TrainConfig, Source] | None,

@@ -491,3 +491,21 @@ def test_predict_runs_without_the_glove_package_or_training_code(trained):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].split("\t")[0] == "Ada"
+
+
+def test_resume_refuses_options_unlike_the_run_s_and_takes_the_same_ones(tmp_path, monkeypatch):
+    from test_artifact import FORMAT_1
+
+    from tagger.config import TrainConfig
+    from tagger.run import settings_unlike_the_run
+
+    shutil.copytree(FORMAT_1, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)  # the run's data and vectors are relative paths
+    checkpoint = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    result = invoke("train", "--model", "run", "--resume", "--data", "corpus", "--epochs", "9", "--seed", "1")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == ("error: run: the run started with other --epochs; --resume continues it with its own, "
+                             "so leave them out (or start a new run with --overwrite)\n")
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == checkpoint
+    same = TrainConfig(embeddings="vectors.txt", epochs=6, patience=6, batch_size=8, lr=0.01, seed=1)
+    assert not {"data", "embeddings", "epochs", "seed", "lr"} & settings_unlike_the_run(tmp_path / "run", same, "corpus")
