@@ -71,8 +71,11 @@ def _fail(error: TaggerError) -> typer.Exit:
 def _quiet_datasets() -> None:
     import datasets
 
+    import huggingface_hub
+
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
+    huggingface_hub.utils.logging.set_verbosity_error()  # offline, its retries would print a line each
 
 
 @app.command()
