@@ -82,7 +82,7 @@ def prepare_model_dir(model_dir: Path, overwrite: bool) -> None:
     new run saves its first one); a directory holding anything tagger did not write, never.
     """
     model_dir = Path(model_dir)
-    if model_dir.is_file():
+    if model_dir.is_file() or (not model_dir.exists() and model_dir.name in MODEL_FILES):
         _refuse_a_file(model_dir)
     if model_dir.exists() and not (model_dir.is_dir() and not any(model_dir.iterdir())):
         if not (has_model(model_dir) or has_checkpoint(model_dir)):
@@ -236,7 +236,8 @@ def _refuse_a_file(model_dir: Path) -> None:
     holder = model_dir.parent
     where = f"--model {shlex.quote(str(holder))}" if has_model(holder) or has_checkpoint(holder) \
         else "give a directory"
-    raise ArtifactError(f"{model_dir}: a file, not a model directory; --model takes the directory: {where}")
+    kind = "a file" if model_dir.is_file() else "the name of a model's file"
+    raise ArtifactError(f"{model_dir}: {kind}, not a model directory; --model takes the directory: {where}")
 
 
 def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:

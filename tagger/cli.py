@@ -74,7 +74,7 @@ def _quiet_datasets() -> None:
     import huggingface_hub
 
     datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)  # its errors reach the user as tagger's one line
     huggingface_hub.utils.logging.set_verbosity_error()  # offline, its retries would print a line each
 
 
@@ -258,6 +258,8 @@ def evaluate(
     if result.unseen_types:
         typer.echo(f"warning: {source.location}: entity types the model was never trained on: "
                    f"{', '.join(result.unseen_types)}; their entities count as missed", err=True)
+    if result.metrics.support == 0:
+        typer.echo(f"warning: {source.location}: the gold tags hold no entities, so every figure is 0", err=True)
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
         return
@@ -267,7 +269,8 @@ def evaluate(
 
     where = source.location if result.split is None else f"{source.location} ({result.split})"
     console = Console()
-    console.print(f"{where}: {result.sentences:,} sentences, {result.tokens:,} tokens, tagged in "
+    sentences = "sentence" if result.sentences == 1 else "sentences"
+    console.print(f"{where}: {result.sentences:,} {sentences}, {result.tokens:,} tokens, tagged in "
                   f"{result.seconds:.1f}s", soft_wrap=True)
     console.print(metrics_table(result.metrics, "Entity precision, recall and F1 (seqeval)"))
     if result.errors is not None:

@@ -29,7 +29,7 @@ from tagger.sources import (DATASET_SUFFIXES, SPLIT_ALIASES, DatasetFolder, HubD
 datasets.config.HF_UPDATE_DOWNLOAD_COUNTS = False
 
 DOCSTART = "-DOCSTART-"
-TAG = re.compile(r"^(O|[BIESUL]-\S+)$")
+TAG = re.compile(r"^(O|[BIESUL]-[^\s,;|]+)$")  # a separator in a type means a list of tags in one cell
 ROWS_PER_CHECK = 10_000  # sentences checked or converted at a time
 TAG_HELP = "tags must be O or B-, I-, E-, S- (or U-, L-) followed by a type, e.g. B-PER"
 QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")  # a Python string literal
@@ -56,7 +56,7 @@ def load_split(source: str | Source, split: str | None = None) -> tuple[datasets
         return corpus["train"], None
     name = SPLIT_ALIASES.get(split or "test", split or "test")
     if name not in corpus:
-        raise DataError(f"{source.location}: no '{name}' split (it has: {', '.join(corpus)}); "
+        raise DataError(f"{source.location}: no '{split or name}' split (it has: {', '.join(corpus)}); "
                         "choose one with --split")
     return corpus[name], name
 
@@ -149,7 +149,7 @@ def _read_conll_file(path: Path) -> datasets.Dataset:
 def _conll_sentences(path: str, identity: str) -> Iterator[dict]:
     tokens: list[str] = []
     tags: list[str] = []
-    first: tuple[int, int] | None = None  # (line number, columns) of the first token line
+    first: tuple[int, int, bool] | None = None  # the first token line's number, columns and odd spaces
     try:
         # utf-8-sig drops a byte-order mark; text mode ends a line at \n, \r\n or \r.
         with open(path, encoding="utf-8-sig") as file:
@@ -168,15 +168,20 @@ def _conll_sentences(path: str, identity: str) -> Iterator[dict]:
                     if len(fields) < 2:
                         raise DataError(f"{path}:{number}: one column; expected a token first and its tag "
                                         "last, separated by spaces or tabs")
-                    first = (number, len(fields))
+                    first = (number, len(fields), _odd_space(line))
                 if len(fields) != first[1]:
+                    odd = " (it holds" if _odd_space(line) else f" (line {first[0]} holds" if first[2] else ""
+                    if odd:
+                        odd += " a Unicode space, which separates columns as a space does)"
                     raise DataError(f"{path}:{number}: {_plural(len(fields), 'column')}, expected {first[1]} like line "
-                                    f"{first[0]}; put the token first and the tag last")
+                                    f"{first[0]}{odd}; put the token first and the tag last")
                 if not TAG.match(fields[-1]):
                     raise DataError(f"{path}:{number}: '{fields[-1]}' is not a tag; {TAG_HELP}")
                 tokens.append(fields[0])
                 tags.append(fields[-1])
     except UnicodeDecodeError:
+        if Path(path).read_bytes()[:2] == b"\x1f\x8b":
+            raise DataError(f"{path}: a gzip-compressed file; decompress it first (gunzip)") from None
         raise DataError(f"{path}:{_first_undecodable_line(Path(path))}: not UTF-8 text; convert the file to "
                         "UTF-8 (e.g. with iconv)") from None
     if tokens:
@@ -186,17 +191,29 @@ def _conll_sentences(path: str, identity: str) -> Iterator[dict]:
                         "and a blank line after each sentence")
 
 
+def _odd_space(line: str) -> bool:
+    """Whether `line` holds a space other than a plain one or a tab (one a reader cannot see)."""
+    return any(char.isspace() and char not in " \t\r\n" for char in line)
+
+
 def _plural(count: int, noun: str) -> str:
     return f"one {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def _read_dataset_file(path: Path, builder: str) -> datasets.Dataset:
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: an empty file; give one with a row per sentence")
     try:
-        return datasets.load_dataset(builder, data_files=str(path.resolve()), split="train")
+        dataset = datasets.load_dataset(builder, data_files=str(path.resolve()), split="train")
     except Exception as error:  # each builder fails in its own way on a malformed file
+        if "corresponds to no data" in str(error):  # a CSV with a header and no rows
+            raise DataError(f"{path}: no rows; give a file with a row per sentence") from None
         raise DataError(f"{path}: not a {builder} file datasets can read ({_first_line(error)}); check the "
                         f"file, or give it a suffix that says what it is ({', '.join(DATASET_SUFFIXES)}, "
                         "any other for CoNLL)") from None
+    if len(dataset) == 0:
+        raise DataError(f"{path}: no rows; give a file with a row per sentence")
+    return dataset
 
 
 def _load_hub(where: HubDataset) -> datasets.DatasetDict:
@@ -378,5 +395,9 @@ def _tagger_error(error: BaseException | None) -> TaggerError | None:
 
 
 def _first_line(error: BaseException) -> str:
+    """The first line of what went wrong, from the innermost error: datasets' own wrappers say
+    only that something did."""
+    while error.__cause__ is not None or (error.__context__ is not None and not error.__suppress_context__):
+        error = error.__cause__ or error.__context__
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__

@@ -73,12 +73,16 @@ def _started_summary(started: Started) -> str:
     coverage = "" if started.pretrained_coverage is None \
         else f"; pretrained vectors cover {started.pretrained_coverage:.1%} of training tokens"
     processes = "" if started.processes == 1 else f" in {started.processes} processes, each a share of every batch"
+    untrained = "" if not started.untrained_types else \
+        (f"\nWarning: dev or test has entity types train has none of: {', '.join(started.untrained_types)}; "
+         "the model can only miss them")
     resumed = "" if started.resumed_at is None else \
         f"\nResuming the run at epoch {started.resumed_at[0]} ({started.resumed_at[1]:,} steps of it done)"
-    return (f"Data: {started.train_sentences:,} train sentences ({started.train_tokens:,} tokens), {dev}, "
+    sentences = "sentence" if started.train_sentences == 1 else "sentences"
+    return (f"Data: {started.train_sentences:,} train {sentences} ({started.train_tokens:,} tokens), {dev}, "
             f"{started.test_sentences:,} test; tags: {' '.join(started.tags)}\n"
             f"Model: {started.parameters:,} parameters, {started.words:,} words{coverage}; "
-            f"training on {started.device}{processes}{resumed}")
+            f"training on {started.device}{processes}{resumed}{untrained}")
 
 
 def metrics_table(metrics: Metrics, title: str) -> Table:

@@ -41,6 +41,7 @@ class Started:
     device: str
     processes: int
     resumed_at: tuple[int, int] | None = None  # (epoch, steps of it done) when resuming
+    untrained_types: tuple[str, ...] = ()  # entity types of dev or test that train lacks: they can only be missed
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,8 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
     resumed_at = (state.position.epoch, state.position.step) if checkpoint is not None else None
     yield Started(len(train_sentences), sum(train_sentences.lengths), len(dev_split), held_out,
                   len(corpus["test"]) if "test" in corpus else 0, encoder.tags.items, len(encoder.words),
-                  coverage, sum(p.numel() for p in model.parameters()), str(device), world.size, resumed_at)
+                  coverage, sum(p.numel() for p in model.parameters()), str(device), world.size, resumed_at,
+                  _untrained_types(corpus, train_sentences.tag_names))
     if stop.is_set():  # before the first step: nothing to keep
         yield Stopped(state.position.epoch, state.position.step, resumable=checkpoint is not None,
                       best_model_saved=artifact.has_model(model_dir))
@@ -206,6 +208,9 @@ def _load_data(config: TrainConfig, source: Source,
         raise DataError(f"{source.location}: no train split (it has: {', '.join(corpus)}); name a file or "
                         "folder for it train, or give it with --train")
     train_split, held_out = corpus["train"], "validation" not in corpus
+    if data.tag_names(train_split) == ["O"]:
+        raise DataError(f"{source.location}: every tag of the train split is O, so there is nothing to learn; "
+                        "check the tags column (or --tags-column)")
     dev_split = corpus.get("validation")
     if held_out:
         if len(train_split) * config.dev_fraction < 1:
@@ -220,6 +225,12 @@ def _load_data(config: TrainConfig, source: Source,
         raise DataError(f"{source.location}: {_sentences(len(train_split))} to train on for {world.size} "
                         "processes; start fewer processes")
     return corpus, data.TrainingSentences(train_split), dev_split, held_out
+
+
+def _untrained_types(corpus: datasets.DatasetDict, trained_tags: list[str]) -> tuple[str, ...]:
+    trained = {tag[2:] for tag in trained_tags}
+    return tuple(sorted({tag[2:] for split in ("validation", "test") if split in corpus
+                         for tag in data.tag_names(corpus[split]) if tag != "O"} - trained))
 
 
 def _sentences(count: int) -> str:

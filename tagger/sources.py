@@ -19,14 +19,19 @@ DEFAULT_DATA = "conll2003"
 LOCAL_COPY = Path("data/conll2003")
 HUB_COPY = "lhoestq/conll2003"
 SPLITS = ("train", "validation", "test")
-# What a file or folder name contains to be a split's; `testa` is CoNLL-2003's dev set.
-SPLIT_NAMES = {"train": re.compile(r"train"), "validation": re.compile(r"dev|valid|testa"),
-               "test": re.compile(r"test(?!a)")}
+# The words of a file or folder name (its runs of letters) that make it a split's; `testa` and
+# `testb` are CoNLL-2003's dev and test sets. Whole words, so `latest` or `contest` is no test set.
+SPLIT_NAMES = {"train": {"train", "training"},
+               "validation": {"dev", "devel", "development", "val", "valid", "validation", "testa"},
+               "test": {"test", "testing", "testb"}}
 SPLIT_WORDS = "train, dev/valid/validation/testa, test/testb"
+CONLL_SUFFIXES = {".txt", ".conll", ".tsv", ".iob", ".iob2", ".bio", ".bioes", ".bilou"}
+NOT_DATA = re.compile(r"^(readme|license|licence|changelog)|\.(md|rst|pdf|html)$", re.I)  # in a split's folder
 SPLIT_ALIASES = {"dev": "validation", "valid": "validation"}
 DATASET_SUFFIXES = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv", ".arrow": "arrow"}
 GLOB_MARKS = re.compile(r"[*?\[]")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+ONE_BY_ONE = "or give files one by one (train: --train, --dev, --test; eval: --data FILE)"
 SAVED_DATASET_FILES = ("dataset_dict.json", "state.json")  # what Dataset(Dict).save_to_disk writes
 
 
@@ -131,7 +136,8 @@ def resolve(source: Source) -> Resolved:
     if name == DEFAULT_DATA:
         return HubDataset(HUB_COPY, hint=f"put the CoNLL-2003 files in {LOCAL_COPY}/ (train.txt, valid.txt, "
                           "test.txt) or connect to the Hugging Face Hub")
-    if HUB_ID.match(name) and not Path(name.split("/")[0]).is_dir():
+    if HUB_ID.match(name) and not Path(name.split("/")[0]).is_dir() and \
+            Path(name).suffix.lower() not in (*CONLL_SUFFIXES, *DATASET_SUFFIXES):
         return HubDataset(name)
     raise DataError(f"{name}: no such file or directory; give a labelled file or folder, a glob pattern, "
                     "or a Hugging Face dataset id (owner/name)")
@@ -149,8 +155,8 @@ def default_local_copy(name: str) -> Path | None:
 
 def split_of(name: str) -> list[str]:
     """The splits a file or folder name could be: none, one, or (for a name that is ambiguous) several."""
-    lowered = name.lower()
-    return [split for split, pattern in SPLIT_NAMES.items() if pattern.search(lowered)]
+    words = set(re.findall(r"[a-z]+", name.lower()))
+    return [split for split, names in SPLIT_NAMES.items() if words & names]
 
 
 def _existing_file(name: str, option: str) -> Path:
@@ -173,8 +179,9 @@ def _pattern_files(pattern: str) -> SplitFiles:
     splits: dict[str, list[Path]] = {}
     for file, file_splits in named.items():
         if len(file_splits) != 1:
-            raise DataError(f"{file}: {_ambiguity(file_splits)}, among files of {pattern} that name their "
-                            "splits; rename it, or narrow the pattern")
+            problem = _ambiguity(file_splits) if file_splits else "its name says no split"
+            raise DataError(f"{file}: {problem}, among files of {pattern} that name their splits; rename it, "
+                            "or narrow the pattern")
         splits.setdefault(file_splits[0], []).append(file)
     return SplitFiles(splits)
 
@@ -187,7 +194,7 @@ def _folder(path: Path) -> Resolved:
     for split, candidates in entries.items():
         if len(candidates) > 1:
             raise DataError(f"{path}: {' and '.join(entry.name for entry in candidates)} could each be the "
-                            f"{split} split; keep one, or give the files with --train, --dev and --test")
+                            f"{split} split; keep one, {ONE_BY_ONE}")
         entry = candidates[0]
         found[split] = sorted(_visible_files(entry)) if entry.is_dir() else [entry]
         if not found[split]:
@@ -196,8 +203,7 @@ def _folder(path: Path) -> Resolved:
         return SplitFiles(found)
     if any(file.suffix in DATASET_SUFFIXES for file in path.rglob("*") if file.is_file()):
         return DatasetFolder(path)
-    raise DataError(f"{path}: no file named for a split ({SPLIT_WORDS}); name the files so, or give "
-                    "them with --train, --dev and --test")
+    raise DataError(f"{path}: no file named for a split ({SPLIT_WORDS}); name the files so, {ONE_BY_ONE}")
 
 
 def _split_entries(path: Path) -> dict[str, list[Path]]:
@@ -209,15 +215,16 @@ def _split_entries(path: Path) -> dict[str, list[Path]]:
             continue
         splits = split_of(entry.name)
         if len(splits) > 1:
-            raise DataError(f"{entry}: {_ambiguity(splits)}; rename it, or give the files with --train, "
-                            "--dev and --test")
+            raise DataError(f"{entry}: {_ambiguity(splits)}; rename it, {ONE_BY_ONE}")
         if splits:
             entries.setdefault(splits[0], []).append(entry)
     return entries
 
 
 def _visible_files(folder: Path) -> list[Path]:
-    return [file for file in folder.iterdir() if file.is_file() and not file.name.startswith(".")]
+    """A split folder's data files: not hidden, and not its README or licence."""
+    return [file for file in folder.iterdir()
+            if file.is_file() and not file.name.startswith(".") and not NOT_DATA.search(file.name)]
 
 
 def _ambiguity(splits: list[str]) -> str:

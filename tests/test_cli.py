@@ -217,6 +217,10 @@ def test_predict_streams_before_the_input_ends(trained):
      "10% of them out as a dev set; give a dev set with --dev FILE"),
     (["train", "--data", "{corpus}", "--train", "{one}", "--model", "{missing}"], "--data and --train both given"),
     (["train", "--dev", "{one}", "--model", "{missing}"], "--dev given without --train"),
+    (["train", "--train", "{no_entities}", "--dev", "{no_entities}", "--model", "{missing}"],
+     "every tag of the train split is O, so there is nothing to learn"),
+    (["train", "--data", "{corpus}", "--model", "{tmp}/new/config.json"],
+     "config.json: the name of a model's file, not a model directory; --model takes the directory"),
     (["eval", "--model", "{model}", "--data", "nonexistent_dir"], "nonexistent_dir: no such file or directory"),
     (["eval", "--model", "{model}", "--data", "{tmp}/on?.txt", "--split", "test"],
      "is one split, so --split does not apply"),
@@ -231,7 +235,10 @@ def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path, args, message):
     bad.write_text("Ada B-PER\nBrandt\n\n", encoding="utf-8")
     one = tmp_path / "one.txt"
     one.write_text("Ada B-PER\nmet O\nIvo B-PER\n\n", encoding="utf-8")
-    values = {"missing": tmp_path / "none", "corpus": corpus, "model": model, "bad": bad, "one": one, "tmp": tmp_path}
+    no_entities = tmp_path / "no-entities.txt"
+    no_entities.write_text("the O\nend O\n\n", encoding="utf-8")
+    values = {"missing": tmp_path / "none", "corpus": corpus, "model": model, "bad": bad, "one": one, "tmp": tmp_path,
+              "no_entities": no_entities}
     result = invoke(*[a.format(**values) for a in args])
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: ") and message in result.stderr
@@ -509,3 +516,31 @@ def test_resume_refuses_options_unlike_the_run_s_and_takes_the_same_ones(tmp_pat
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == checkpoint
     same = TrainConfig(embeddings="vectors.txt", epochs=6, patience=6, batch_size=8, lr=0.01, seed=1)
     assert not {"data", "embeddings", "epochs", "seed", "lr"} & settings_unlike_the_run(tmp_path / "run", same, "corpus")
+
+
+def test_a_malformed_datasets_file_is_one_line_in_a_real_process(trained, tmp_path):
+    _, model, _ = trained
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text(json.dumps({"tokens": ["EU"], "ner_tags": ["B-ORG"]}) + '\n{"tokens": ["EU"], "ner_', encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "tagger", "eval", "--data", str(cut), "--model", str(model)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"error: {cut}: not a json file datasets can read (")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_train_warns_of_entity_types_only_dev_or_test_have_and_eval_of_gold_without_entities(trained, tmp_path):
+    from conftest import make_sentences, write_conll
+
+    write_conll(tmp_path / "a.conll", make_sentences(20, 1), columns=2)
+    (tmp_path / "b.conll").write_text("Velden B-FAC\nopened O\n\n", encoding="utf-8")
+    result = invoke("train", "--train", tmp_path / "a.conll", "--dev", tmp_path / "b.conll", "--model",
+                    tmp_path / "model", "--epochs", "1", "--embeddings", "none", "--hidden-size", "8")
+    assert result.exit_code == 0, result.output
+    assert "Warning: dev or test has entity types train has none of: FAC; the model can only miss them" in \
+        result.output
+    _, model, _ = trained
+    (tmp_path / "plain.conll").write_text("the O\nend O\n\n", encoding="utf-8")
+    result = invoke("eval", "--model", model, "--data", tmp_path / "plain.conll", "--json")
+    assert result.exit_code == 0
+    assert result.stderr == f"warning: {tmp_path / 'plain.conll'}: the gold tags hold no entities, so every figure is 0\n"

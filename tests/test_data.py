@@ -320,7 +320,7 @@ def test_a_pattern_whose_files_name_splits_honours_split(tmp_path):
 def test_a_local_looking_source_that_does_not_exist_is_missing_at_once(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()
-    for name in ("nonexistent_dir", "data/conll2003x", "corpus.conll", "./corpus"):
+    for name in ("nonexistent_dir", "data/conll2003x", "corpus.conll", "./corpus", "corpsu/train.conll"):
         with pytest.raises(DataError, match=f"{name}: no such file or directory"):
             resolve(Source(name))
     assert resolve(Source("someone/ner-corpus")) == HubDataset("someone/ner-corpus")
@@ -337,3 +337,47 @@ def test_the_default_data_is_found_in_the_clone_from_any_directory(tmp_path, mon
     monkeypatch.setattr(sources, "CHECKOUT", clone)
     monkeypatch.chdir(elsewhere)
     assert resolve(Source()).splits == {"train": [clone / "data" / "conll2003" / "train.txt"]}
+
+
+def test_split_names_are_whole_words_and_a_split_folder_s_readme_is_not_data(tmp_path):
+    (tmp_path / "train").mkdir()
+    write_conll(tmp_path / "train" / "part-1.conll", SENTENCES)
+    (tmp_path / "train" / "README.md").write_text("# Training data\n", encoding="utf-8")
+    write_conll(tmp_path / "wnut17dev.conll", SENTENCES[:2])
+    (tmp_path / "latest_notes.txt").write_text("Notes, not data.\n", encoding="utf-8")
+    corpus = load_corpus(str(tmp_path))
+    assert set(corpus) == {"train", "validation"} and tokens_and_tags(corpus["train"]) == expected()
+
+
+def test_a_pattern_mixing_named_and_unnamed_files_names_the_unnamed_one(tmp_path):
+    write_conll(tmp_path / "train.conll", SENTENCES)
+    write_conll(tmp_path / "part1.conll", SENTENCES)
+    with pytest.raises(DataError, match=f"{tmp_path / 'part1.conll'}: its name says no split, among files of "):
+        load_corpus(str(tmp_path / "*.conll"))
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("cells.jsonl", json.dumps({"tokens": ["Alma,Vrettos"], "ner_tags": ["B-PER,I-PER"]}) + "\n",
+     "row 1: 'B-PER,I-PER' is not a tag"),
+    ("cut.jsonl", json.dumps({"tokens": ["EU"], "ner_tags": ["B-ORG"]}) + '\n{"tokens": ["EU"], "ner_',
+     r"not a json file datasets can read \(.+\)"),
+    ("empty.jsonl", "", "an empty file"),
+    ("header.csv", "tokens,ner_tags\n", "no rows"),
+    ("nbsp.txt", "New\u00a0York B-LOC\nin O\n", ":2: 2 columns, expected 3 like line 1 .line 1 holds a Unicode "
+     "space"),
+])
+def test_malformed_files_of_every_kind_get_a_reason(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=message) as error:
+        one_split(path)
+    assert "An error occurred while generating" not in str(error.value)
+
+
+def test_a_compressed_file_is_said_to_be_one(tmp_path):
+    import gzip
+
+    path = tmp_path / "dev.txt.gz"
+    path.write_bytes(gzip.compress(b"EU B-ORG\n\n"))
+    with pytest.raises(DataError, match="a gzip-compressed file; decompress it first"):
+        one_split(path)
