@@ -18,7 +18,6 @@ from tagger.errors import DataError
 DEFAULT_DATA = "conll2003"
 LOCAL_COPY = Path("data/conll2003")
 HUB_COPY = "lhoestq/conll2003"
-SPLITS = ("train", "validation", "test")
 # The words of a file or folder name (its runs of letters) that make it a split's; `testa` and
 # `testb` are CoNLL-2003's dev and test sets. Whole words, so `latest` or `contest` is no test set.
 SPLIT_NAMES = {"train": {"train", "training"},
