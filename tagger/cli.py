@@ -154,6 +154,9 @@ def train(
                         tokens_column=tokens_column, tags_column=tags_column)
     except TaggerError as error:
         raise _fail(error) from None
+    if resume and overwrite:
+        raise _fail(TaggerError("--resume and --overwrite both given; --resume continues the run, --overwrite "
+                                "starts a new one: give one"))
     if resume:
         _refuse_options_unlike_the_run(ctx, model, config, source)
     command = "tagger train" if world.size == 1 else "torchrun ... -m tagger train"

@@ -319,6 +319,14 @@ def _check_rows(dataset: datasets.Dataset, where: str) -> None:
     """Every row has as many tags as tokens, and every tag is a tag."""
     rows = 0
     for batch in _arrow_batches(dataset):
+        for column in ("tokens", "ner_tags"):
+            empty = pc.index(pc.is_null(batch[column]), True).as_py()
+            if empty >= 0:
+                raise DataError(f"{where}: row {rows + empty + 1}: no {column} (null); give every row its list")
+        missing = pc.index(pc.is_null(pc.list_flatten(batch["tokens"])), True).as_py()
+        if missing >= 0:
+            row = pc.list_parent_indices(batch["tokens"])[missing].as_py()
+            raise DataError(f"{where}: row {rows + row + 1}: a token is null; give every token as a string")
         token_counts = pc.fill_null(pc.list_value_length(batch["tokens"]), 0)
         tag_counts = pc.fill_null(pc.list_value_length(batch["ner_tags"]), 0)
         uneven = pc.index(pc.not_equal(token_counts, tag_counts), True).as_py()

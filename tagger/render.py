@@ -33,6 +33,10 @@ def show_training(records: Iterable[Record], console: Console) -> Finished | Sto
     records = iter(records)
     started = next(records)  # loading the data: its errors come before any display starts
     console.print(_started_summary(started), soft_wrap=True)  # whole lines: a log is read and searched
+    if started.untrained_types:
+        Console(stderr=True).print(f"warning: dev or test has entity types train has none of: "
+                                   f"{', '.join(started.untrained_types)}; the model can only miss them",
+                                   soft_wrap=True, markup=False)
     shown_epoch = None
     # A log file already has a line per epoch: the live table is only for terminals.
     with Live(Group(epochs, progress), console=console, refresh_per_second=8,
@@ -73,16 +77,13 @@ def _started_summary(started: Started) -> str:
     coverage = "" if started.pretrained_coverage is None \
         else f"; pretrained vectors cover {started.pretrained_coverage:.1%} of training tokens"
     processes = "" if started.processes == 1 else f" in {started.processes} processes, each a share of every batch"
-    untrained = "" if not started.untrained_types else \
-        (f"\nWarning: dev or test has entity types train has none of: {', '.join(started.untrained_types)}; "
-         "the model can only miss them")
     resumed = "" if started.resumed_at is None else \
         f"\nResuming the run at epoch {started.resumed_at[0]} ({started.resumed_at[1]:,} steps of it done)"
     sentences = "sentence" if started.train_sentences == 1 else "sentences"
     return (f"Data: {started.train_sentences:,} train {sentences} ({started.train_tokens:,} tokens), {dev}, "
             f"{started.test_sentences:,} test; tags: {' '.join(started.tags)}\n"
             f"Model: {started.parameters:,} parameters, {started.words:,} words{coverage}; "
-            f"training on {started.device}{processes}{resumed}{untrained}")
+            f"training on {started.device}{processes}{resumed}")
 
 
 def metrics_table(metrics: Metrics, title: str) -> Table:

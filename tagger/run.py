@@ -78,7 +78,7 @@ def train(config: TrainConfig, source: str | Source, model_dir: Path, runtime: R
     (DistributedDataParallel); the main process alone reads and writes `model_dir`.
     """
     config = replace(config, embeddings=embeddings.locate(config.embeddings))
-    yield from _run(Path(model_dir), runtime, stop, (config, Source.of(source).located()), overwrite)
+    yield from _run(Path(model_dir), runtime, stop, (config, Source.of(source)), overwrite)
 
 
 def resume(model_dir: Path, runtime: Runtime = Runtime(), *, stop: threading.Event | None = None) -> Iterator[Record]:
@@ -144,7 +144,11 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
     model.to(device)
     state = TrainingState.start(model, config, runtime, world)
     if checkpoint is not None:
-        state.restore(checkpoint, device)
+        try:
+            state.restore(checkpoint, device)
+        except RuntimeError:  # the weights' shapes differ: the words or tags of the data are not the run's
+            raise DataError(f"{source.location}: the data changed since the run started (its words or tags differ "
+                            f"from the checkpoint's); restore it to resume, or start again with --overwrite") from None
     resumed_at = (state.position.epoch, state.position.step) if checkpoint is not None else None
     yield Started(len(train_sentences), sum(train_sentences.lengths), len(dev_split), held_out,
                   len(corpus["test"]) if "test" in corpus else 0, encoder.tags.items, len(encoder.words),
@@ -157,7 +161,7 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
 
     def save_checkpoint() -> None:
         if world.is_main:
-            artifact.save_checkpoint(model_dir, state.checkpoint(config, source.to_dict()))
+            artifact.save_checkpoint(model_dir, state.checkpoint(config, source.located().to_dict()))
 
     def save_where_lost() -> str:
         save_checkpoint()
@@ -165,7 +169,7 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
             return f"the run is saved at epoch {state.position.epoch}, step {state.position.step}"
         return f"process 0 keeps the run's checkpoint in {model_dir}"
 
-    summary = {"data": source.to_dict(), "options": {key: value for key, value in asdict(config).items() if key != "model"},
+    summary = {"data": source.located().to_dict(), "options": {key: value for key, value in asdict(config).items() if key != "model"},
                "runtime": {"device": str(device), "precision": runtime.precision, "processes": world.size}}
     # Only the main process evaluates: the others need no dev sentences in memory.
     dev_data = (dev_split["tokens"], data.tag_sequences(dev_split)) if world.is_main else ([], [])
@@ -240,7 +244,7 @@ def _sentences(count: int) -> str:
 def _checkpoint_to_resume(model_dir: Path) -> dict:
     checkpoint = artifact.load_checkpoint(model_dir)
     if checkpoint is None:
-        finished = " holds a finished model" if artifact.has_model(model_dir) else " has no run"
+        finished = " holds a finished model, no run" if artifact.has_model(model_dir) else " has no run"
         raise ArtifactError(f"{model_dir}:{finished} to resume; train without --resume to start a new run")
     return checkpoint
 

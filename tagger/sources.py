@@ -172,7 +172,9 @@ def _pattern_files(pattern: str) -> SplitFiles:
     if not files:
         raise DataError(f"{pattern}: matches no files; give a pattern that matches labelled files (quote "
                         "it, so that the shell leaves it to tagger)")
-    named = {file: split_of(file.name) for file in files}
+    # Where the pattern's folders vary ('corpus/*/*.conll'), a file unnamed takes its folder's split.
+    folders_vary = bool(GLOB_MARKS.search(os.path.dirname(pattern)))
+    named = {file: split_of(file.name) or (split_of(file.parent.name) if folders_vary else []) for file in files}
     if not any(named.values()):
         return SplitFiles({"train": files}, single=True)
     splits: dict[str, list[Path]] = {}

@@ -217,6 +217,7 @@ def test_predict_streams_before_the_input_ends(trained):
      "10% of them out as a dev set; give a dev set with --dev FILE"),
     (["train", "--data", "{corpus}", "--train", "{one}", "--model", "{missing}"], "--data and --train both given"),
     (["train", "--dev", "{one}", "--model", "{missing}"], "--dev given without --train"),
+    (["train", "--model", "{model}", "--resume", "--overwrite"], "--resume and --overwrite both given"),
     (["train", "--train", "{no_entities}", "--dev", "{no_entities}", "--model", "{missing}"],
      "every tag of the train split is O, so there is nothing to learn"),
     (["train", "--data", "{corpus}", "--model", "{tmp}/new/config.json"],
@@ -227,7 +228,7 @@ def test_predict_streams_before_the_input_ends(trained):
     (["predict", "--model", "{model}", "--device", "mps"], "tagger runs on cpu or cuda"),
     (["train", "--data", "{corpus}", "--model", "{missing}", "--device", "cpu", "--precision", "bf16"],
      "mixed precision is for CUDA GPUs"),
-    (["train", "--model", "{model}", "--resume"], "holds a finished model to resume"),
+    (["train", "--model", "{model}", "--resume"], "holds a finished model, no run to resume"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path, args, message):
     corpus, model, _ = trained
@@ -439,7 +440,7 @@ def test_tagger_model_sets_the_default_model_of_every_command(trained, elsewhere
     assert tagged.stdout.split("\t")[0] == "Ada"
     assert invoke("eval", "--data", corpus, "--json").exit_code == 0
     resumed = invoke("train", "--resume")
-    assert resumed.stderr == (f"error: {model}: holds a finished model to resume; train without --resume to start "
+    assert resumed.stderr == (f"error: {model}: holds a finished model, no run to resume; train without --resume to start "
                               "a new run\n")
     assert invoke("predict", "--model", "nowhere", input="Ada").stderr.startswith("error: nowhere: no model there")
 
@@ -537,10 +538,16 @@ def test_train_warns_of_entity_types_only_dev_or_test_have_and_eval_of_gold_with
     result = invoke("train", "--train", tmp_path / "a.conll", "--dev", tmp_path / "b.conll", "--model",
                     tmp_path / "model", "--epochs", "1", "--embeddings", "none", "--hidden-size", "8")
     assert result.exit_code == 0, result.output
-    assert "Warning: dev or test has entity types train has none of: FAC; the model can only miss them" in \
-        result.output
+    assert result.stderr == "warning: dev or test has entity types train has none of: FAC; the model can only miss them\n"
     _, model, _ = trained
     (tmp_path / "plain.conll").write_text("the O\nend O\n\n", encoding="utf-8")
     result = invoke("eval", "--model", model, "--data", tmp_path / "plain.conll", "--json")
     assert result.exit_code == 0
     assert result.stderr == f"warning: {tmp_path / 'plain.conll'}: the gold tags hold no entities, so every figure is 0\n"
+
+
+def test_train_errors_name_the_data_as_the_user_gave_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("bad.txt").write_text("Ada B-PER\nBrandt\n\n", encoding="utf-8")
+    result = invoke("train", "--data", "bad.txt", "--model", "m")
+    assert result.exit_code == 2 and result.stderr.startswith("error: bad.txt:2: one column")

@@ -363,6 +363,9 @@ def test_a_pattern_mixing_named_and_unnamed_files_names_the_unnamed_one(tmp_path
      r"not a json file datasets can read \(.+\)"),
     ("empty.jsonl", "", "an empty file"),
     ("header.csv", "tokens,ner_tags\n", "no rows"),
+    ("nulls.jsonl", '{"tokens": ["EU"], "ner_tags": ["B-ORG"]}\n{"tokens": null, "ner_tags": null}\n',
+     "row 2: no tokens .null."),
+    ("null-token.jsonl", '{"tokens": ["EU", null], "ner_tags": ["B-ORG", "O"]}\n', "row 1: a token is null"),
     ("nbsp.txt", "New\u00a0York B-LOC\nin O\n", ":2: 2 columns, expected 3 like line 1 .line 1 holds a Unicode "
      "space"),
 ])
@@ -381,3 +384,12 @@ def test_a_compressed_file_is_said_to_be_one(tmp_path):
     path.write_bytes(gzip.compress(b"EU B-ORG\n\n"))
     with pytest.raises(DataError, match="a gzip-compressed file; decompress it first"):
         one_split(path)
+
+
+def test_a_pattern_across_split_folders_takes_each_file_s_split_from_its_folder(tmp_path):
+    for folder, seed in (("train", 1), ("dev", 2), ("test", 3)):
+        (tmp_path / folder).mkdir()
+        write_conll(tmp_path / folder / "part.conll", make_sentences(2, seed))
+    corpus = load_corpus(str(tmp_path / "*" / "*.conll"))
+    assert set(corpus) == {"train", "validation", "test"} and corpus["test"]["tokens"] == \
+        [[t for t, _ in s] for s in make_sentences(2, 3)]

@@ -125,3 +125,18 @@ def test_a_run_with_relative_paths_resumes_from_any_directory(corpus, tmp_path, 
     assert isinstance(list(resume(tmp_path / "model", CPU))[-1], Finished)
     summary = json.loads((tmp_path / "model" / "training.json").read_text())
     assert summary["data"] == {"data": str(work / "corpus")} and summary["options"]["embeddings"] == str(work / "vectors.txt")
+
+
+def test_resuming_on_data_whose_words_changed_says_so(corpus, tmp_path):
+    from tagger.errors import DataError
+
+    shutil.copytree(corpus, tmp_path / "corpus")
+    run = train(CONFIG, str(tmp_path / "corpus"), tmp_path / "model", CPU)
+    for record in run:
+        if isinstance(record, Step):
+            break
+    run.close()
+    with (tmp_path / "corpus" / "train.txt").open("a", encoding="utf-8") as file:
+        file.write("Quorvath X X B-PER\nzindled X X O\n\n")
+    with pytest.raises(DataError, match="the data changed since the run started .its words or tags differ"):
+        list(resume(tmp_path / "model", CPU))
