@@ -137,7 +137,6 @@ def train(
     from tagger.distributed import FailedElsewhere, World
     from tagger.render import show_training
     from tagger.run import Finished, resume as resume_run, train as train_model
-
     from tagger.sources import Source
 
     _quiet_datasets()
