@@ -4,7 +4,8 @@ Every source becomes `datasets` splits named train / validation / test, each wit
 `tokens` column (strings) and a `ner_tags` column (ClassLabel, IOB2 or BIOES). Files are
 read into `datasets`' Arrow cache and stay there, memory-mapped: checks and conversions
 go through it a batch at a time, so data larger than memory can be trained on.
-`tagger.sources` decides which files make which split; this module reads them.
+`tagger.sources` decides which files make which split; this module reads them (CoNLL files
+through `tagger.conll`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tagger.entities import from_bilou, is_bilou, is_bioes, to_iob2
-from tagger.errors import DataError, TaggerError
+from tagger.conll import read_conll_file, sentence_features
+from tagger.entities import TAG, TAG_HELP, from_bilou, is_bilou, is_bioes, to_iob2
+from tagger.errors import DataError, causes, plural
 from tagger.sources import (DATASET_SUFFIXES, SPLIT_ALIASES, DatasetFolder, HubDataset, SavedDataset, Source,
                             SplitFiles, resolve)
 
@@ -28,10 +30,7 @@ from tagger.sources import (DATASET_SUFFIXES, SPLIT_ALIASES, DatasetFolder, HubD
 # timeout offline: reading a local file must not touch the network.
 datasets.config.HF_UPDATE_DOWNLOAD_COUNTS = False
 
-DOCSTART = "-DOCSTART-"
-TAG = re.compile(r"^(O|[BIESUL]-[^\s,;|]+)$")  # a separator in a type means a list of tags in one cell
 ROWS_PER_CHECK = 10_000  # sentences checked or converted at a time
-TAG_HELP = "tags must be O or B-, I-, E-, S- (or U-, L-) followed by a type, e.g. B-PER"
 QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")  # a Python string literal
 TOKEN_COLUMNS = ("tokens", "words")
 TAG_COLUMNS = ("ner_tags", "tags", "labels")
@@ -68,7 +67,7 @@ def read_conll(paths: Path | Sequence[Path]) -> datasets.Dataset:
     ends a sentence; -DOCSTART- lines, and `#` comment lines between sentences, are skipped.
     """
     files = [paths] if isinstance(paths, Path) else list(paths)
-    return _with_tag_labels(datasets.concatenate_datasets([_read_conll_file(path) for path in files]))
+    return _with_tag_labels(datasets.concatenate_datasets([read_conll_file(path) for path in files]))
 
 
 class TrainingSentences:
@@ -127,77 +126,9 @@ def _read_files(files: Sequence[Path], source: Source) -> datasets.Dataset:
     parts = []
     for path in files:
         builder = DATASET_SUFFIXES.get(path.suffix.lower())
-        parts.append(_read_conll_file(path) if builder is None else
+        parts.append(read_conll_file(path) if builder is None else
                      _standard_columns(_read_dataset_file(path, builder), str(path), source))
     return _with_tag_labels(datasets.concatenate_datasets(parts))
-
-
-def _read_conll_file(path: Path) -> datasets.Dataset:
-    stat = path.stat()
-    # `identity` keys datasets' cache: the same file unchanged is read once, an edited one again.
-    identity = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-    try:
-        return datasets.Dataset.from_generator(_conll_sentences, features=_string_features(),
-                                               gen_kwargs={"path": str(path), "identity": identity})
-    except datasets.exceptions.DatasetGenerationError as error:
-        reason = _tagger_error(error)
-        if reason is None:
-            raise
-        raise reason from None
-
-
-def _conll_sentences(path: str, identity: str) -> Iterator[dict]:
-    tokens: list[str] = []
-    tags: list[str] = []
-    first: tuple[int, int, bool] | None = None  # the first token line's number, columns and odd spaces
-    try:
-        # utf-8-sig drops a byte-order mark; text mode ends a line at \n, \r\n or \r.
-        with open(path, encoding="utf-8-sig") as file:
-            for number, line in enumerate(file, 1):
-                if line.startswith(DOCSTART):
-                    continue
-                fields = line.split()
-                if not fields:
-                    if tokens:
-                        yield {"tokens": tokens, "ner_tags": tags}
-                        tokens, tags = [], []
-                    continue
-                if not tokens and fields[0].startswith("#") and not TAG.match(fields[-1]):
-                    continue  # a comment, such as MultiCoNER's `# id ...`
-                if first is None:
-                    if len(fields) < 2:
-                        raise DataError(f"{path}:{number}: one column; expected a token first and its tag "
-                                        "last, separated by spaces or tabs")
-                    first = (number, len(fields), _odd_space(line))
-                if len(fields) != first[1]:
-                    odd = " (it holds" if _odd_space(line) else f" (line {first[0]} holds" if first[2] else ""
-                    if odd:
-                        odd += " a Unicode space, which separates columns as a space does)"
-                    raise DataError(f"{path}:{number}: {_plural(len(fields), 'column')}, expected {first[1]} like line "
-                                    f"{first[0]}{odd}; put the token first and the tag last")
-                if not TAG.match(fields[-1]):
-                    raise DataError(f"{path}:{number}: '{fields[-1]}' is not a tag; {TAG_HELP}")
-                tokens.append(fields[0])
-                tags.append(fields[-1])
-    except UnicodeDecodeError:
-        if Path(path).read_bytes()[:2] == b"\x1f\x8b":
-            raise DataError(f"{path}: a gzip-compressed file; decompress it first (gunzip)") from None
-        raise DataError(f"{path}:{_first_undecodable_line(Path(path))}: not UTF-8 text; convert the file to "
-                        "UTF-8 (e.g. with iconv)") from None
-    if tokens:
-        yield {"tokens": tokens, "ner_tags": tags}
-    elif first is None:
-        raise DataError(f"{path}: no sentences; expected one token per line with its tag in the last column "
-                        "and a blank line after each sentence")
-
-
-def _odd_space(line: str) -> bool:
-    """Whether `line` holds a space other than a plain one or a tab (one a reader cannot see)."""
-    return any(char.isspace() and char not in " \t\r\n" for char in line)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"one {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def _read_dataset_file(path: Path, builder: str) -> datasets.Dataset:
@@ -271,8 +202,8 @@ def _standard_columns(dataset: datasets.Dataset, where: str, source: Source) -> 
             if names is not None:
                 standard_columns["ner_tags"] = [[names[i] for i in ids] for ids in batch["ner_tags"]]
             return standard_columns
-        dataset = dataset.map(standard, batched=True, features=_string_features())
-    dataset = dataset.cast(_string_features()) if dataset.features != _string_features() else dataset
+        dataset = dataset.map(standard, batched=True, features=sentence_features())
+    dataset = dataset.cast(sentence_features()) if dataset.features != sentence_features() else dataset
     _check_rows(dataset, where)
     return dataset
 
@@ -331,19 +262,14 @@ def _check_rows(dataset: datasets.Dataset, where: str) -> None:
         tag_counts = pc.fill_null(pc.list_value_length(batch["ner_tags"]), 0)
         uneven = pc.index(pc.not_equal(token_counts, tag_counts), True).as_py()
         if uneven >= 0:
-            raise DataError(f"{where}: row {rows + uneven + 1}: {_plural(token_counts[uneven].as_py(), 'token')} "
-                            f"but {_plural(tag_counts[uneven].as_py(), 'tag')}; give each token one tag")
+            raise DataError(f"{where}: row {rows + uneven + 1}: {plural(token_counts[uneven].as_py(), 'token')} "
+                            f"but {plural(tag_counts[uneven].as_py(), 'tag')}; give each token one tag")
         tags = pc.fill_null(pc.list_flatten(batch["ner_tags"]), "")
         bad = pc.index(pc.invert(pc.match_substring_regex(tags, TAG.pattern)), True).as_py()
         if bad >= 0:
             row = pc.list_parent_indices(batch["ner_tags"])[bad].as_py()
             raise DataError(f"{where}: row {rows + row + 1}: '{tags[bad].as_py()}' is not a tag; {TAG_HELP}")
         rows += batch.num_rows
-
-
-def _string_features() -> datasets.Features:
-    return datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
-                              "ner_tags": datasets.Sequence(datasets.Value("string"))})
 
 
 def _with_tag_labels(dataset: datasets.Dataset) -> datasets.Dataset:
@@ -383,29 +309,9 @@ def _arrow_batches(dataset: datasets.Dataset) -> Iterator[pa.Table]:
     return dataset.with_format("arrow").iter(batch_size=ROWS_PER_CHECK)
 
 
-def _first_undecodable_line(path: Path) -> int:
-    with path.open("rb") as file:
-        for line_number, raw in enumerate(file, 1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return line_number
-    return 1
-
-
-def _tagger_error(error: BaseException | None) -> TaggerError | None:
-    """The TaggerError behind an error `datasets` raised for it, if there is one."""
-    while error is not None:
-        if isinstance(error, TaggerError):
-            return error
-        error = error.__cause__ or error.__context__
-    return None
-
-
 def _first_line(error: BaseException) -> str:
     """The first line of what went wrong, from the innermost error: datasets' own wrappers say
     only that something did."""
-    while error.__cause__ is not None or (error.__context__ is not None and not error.__suppress_context__):
-        error = error.__cause__ or error.__context__
+    *_, error = causes(error)
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+TAG = re.compile(r"^(O|[BIESUL]-[^\s,;|]+)$")  # a separator in a type means a list of tags in one cell
+TAG_HELP = "tags must be O or B-, I-, E-, S- (or U-, L-) followed by a type, e.g. B-PER"
 
 
 @dataclass(frozen=True)

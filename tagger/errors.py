@@ -1,4 +1,9 @@
-"""The exceptions the library raises for problems a user can fix; the CLI prints them."""
+"""The exceptions the library raises for problems a user can fix, which the CLI prints, and the
+helpers their messages share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
 
 
 class TaggerError(Exception):
@@ -11,3 +16,15 @@ class DataError(TaggerError):
 
 class ArtifactError(TaggerError):
     """A model directory that is missing, incomplete or corrupt."""
+
+
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """`error` and the errors behind it, outermost first (as a traceback would show them)."""
+    while error is not None:
+        yield error
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+
+
+def plural(count: int, noun: str) -> str:
+    """`one token`, `3 tokens`."""
+    return f"one {noun}" if count == 1 else f"{count:,} {noun}s"

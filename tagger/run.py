@@ -16,7 +16,7 @@ import torch
 from tagger import artifact, data, distributed, embeddings
 from tagger.config import ModelConfig, Runtime, TrainConfig
 from tagger.encoding import Encoder, TrainingText, Vocabulary
-from tagger.errors import ArtifactError, DataError, TaggerError
+from tagger.errors import ArtifactError, DataError, TaggerError, plural
 from tagger.evaluation import evaluate
 from tagger.metrics import Metrics
 from tagger.model import BiLSTMTagger, Dimensions
@@ -218,7 +218,7 @@ def _load_data(config: TrainConfig, source: Source,
     dev_split = corpus.get("validation")
     if held_out:
         if len(train_split) * config.dev_fraction < 1:
-            raise DataError(f"{source.location}: {_sentences(len(train_split))} to train on, too few to hold "
+            raise DataError(f"{source.location}: {plural(len(train_split), 'sentence')} to train on, too few to hold "
                             f"{config.dev_fraction:.0%} of them out as a dev set; give a dev set with --dev FILE "
                             "(or a dev file beside train in the folder)")
         parts = train_split.train_test_split(test_size=config.dev_fraction, seed=config.seed)
@@ -226,7 +226,7 @@ def _load_data(config: TrainConfig, source: Source,
     elif len(dev_split) == 0:
         raise DataError(f"{source.location}: the dev split has no sentences; give one that has")
     if len(train_split) < world.size:
-        raise DataError(f"{source.location}: {_sentences(len(train_split))} to train on for {world.size} "
+        raise DataError(f"{source.location}: {plural(len(train_split), 'sentence')} to train on for {world.size} "
                         "processes; start fewer processes")
     return corpus, data.TrainingSentences(train_split), dev_split, held_out
 
@@ -235,10 +235,6 @@ def _untrained_types(corpus: datasets.DatasetDict, trained_tags: list[str]) -> t
     trained = {tag[2:] for tag in trained_tags}
     return tuple(sorted({tag[2:] for split in ("validation", "test") if split in corpus
                          for tag in data.tag_names(corpus[split]) if tag != "O"} - trained))
-
-
-def _sentences(count: int) -> str:
-    return "one sentence" if count == 1 else f"{count:,} sentences"
 
 
 def _checkpoint_to_resume(model_dir: Path) -> dict:
