@@ -4,7 +4,8 @@ trained and its dev and test metrics); checkpoint.pt while a run is unfinished.
 
 Weights are a plain state dict read back with `torch.load(weights_only=True)`, so loading
 a model never runs code from the file. Directories of format 1, which kept the training
-summary and the tags in config.json, still load.
+summary and the tags in config.json, still load (`tagger.format1` reads them as format 2);
+`tagger.files` writes each file durably.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import shlex
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import torch
 
+from tagger import files, format1
 from tagger.config import ModelConfig
 from tagger.encoding import Encoder
 from tagger.errors import ArtifactError
@@ -37,8 +39,6 @@ CHECKPOINT_FILE = "checkpoint.pt"  # an unfinished run's state; gone when the ru
 MODEL_FILES = frozenset({CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, TRAINING_FILE, CHECKPOINT_FILE,
                          f".{CHECKPOINT_FILE}.tmp", f".{TRAINING_FILE}.tmp"})
 LOAD_ATTEMPTS = 10  # a load that saw the directory being replaced is tried again
-# What format 1 kept in config.json beside the network and the training summary.
-FORMAT_1_FIELDS = {"format_version", "tagger_version", "model", "tags", "vocabulary_sizes", "weights_sha256"}
 
 
 @dataclass
@@ -54,17 +54,17 @@ def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, training:
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.tmp-", dir=model_dir.parent))
     try:
-        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; a model directory should not be
-        weights = _write_tensors(staging / WEIGHTS_FILE, {name: tensor.detach().cpu()
+        staging.chmod(0o777 & ~files.umask())  # mkdtemp makes it private; a model directory should not be
+        weights = files.write_tensors(staging / WEIGHTS_FILE, {name: tensor.detach().cpu()
                                                           for name, tensor in model.state_dict().items()})
-        _write_json(staging / CONFIG_FILE, {"format_version": FORMAT_VERSION, "tagger_version": _package_version(),
+        files.write_json(staging / CONFIG_FILE, {"format_version": FORMAT_VERSION, "tagger_version": _package_version(),
                                             "model": asdict(model.config), "dimensions": asdict(model.dimensions),
                                             "weights_sha256": hashlib.sha256(weights).hexdigest()})
-        _write_json(staging / VOCAB_FILE, encoder.to_dict())
-        _write_json(staging / TRAINING_FILE, training)
+        files.write_json(staging / VOCAB_FILE, encoder.to_dict())
+        files.write_json(staging / TRAINING_FILE, training)
         checkpoint = model_dir / CHECKPOINT_FILE
         if checkpoint.is_file():
-            _keep_checkpoint(checkpoint, staging / CHECKPOINT_FILE)
+            files.link_or_copy(checkpoint, staging / CHECKPOINT_FILE)
         _replace_directory(staging, model_dir)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
@@ -160,7 +160,7 @@ def save_checkpoint(model_dir: Path, checkpoint: dict) -> None:
     temporary = model_dir / f".{CHECKPOINT_FILE}.tmp"
     try:
         model_dir.mkdir(parents=True, exist_ok=True)
-        _write_tensors(temporary, {"format_version": FORMAT_VERSION, **checkpoint})
+        files.write_tensors(temporary, {"format_version": FORMAT_VERSION, **checkpoint})
         os.replace(temporary, model_dir / CHECKPOINT_FILE)
     except OSError as error:
         temporary.unlink(missing_ok=True)
@@ -181,7 +181,9 @@ def load_checkpoint(model_dir: Path) -> dict | None:
                             "--overwrite") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format_version") not in READABLE_FORMATS:
         raise ArtifactError(f"{path}: not a checkpoint this tagger can resume; start again with --overwrite")
-    return _checkpoint_from_format_1(checkpoint) if checkpoint["format_version"] == 1 else checkpoint
+    if checkpoint["format_version"] == 1:
+        return {**format1.checkpoint_as_format_2(checkpoint), "format_version": FORMAT_VERSION}
+    return checkpoint
 
 
 def remove_checkpoint(model_dir: Path) -> None:
@@ -195,7 +197,7 @@ def update_training(model_dir: Path, **entries) -> None:
     training.update(entries)
     temporary = path.with_name(f".{TRAINING_FILE}.tmp")
     try:
-        _write_json(temporary, training)
+        files.write_json(temporary, training)
         os.replace(temporary, path)
     except OSError as error:
         temporary.unlink(missing_ok=True)
@@ -259,7 +261,7 @@ def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
                             + ("upgrade tagger to use it" if newer else "retrain the model"))
     try:
         if version == 1:
-            config, training = _config_from_format_1(config)
+            config, training = format1.config_as_format_2(config)
         else:  # a summary: a model loads without it
             training = _read_json(model_dir / TRAINING_FILE) if (model_dir / TRAINING_FILE).is_file() else {}
         model = BiLSTMTagger(ModelConfig(**config["model"]), Dimensions(**config["dimensions"]))
@@ -288,33 +290,6 @@ def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
     return SavedModel(model.to(device).eval(), encoder, training)
 
 
-def _config_from_format_1(config: dict) -> tuple[dict, dict]:
-    """A format 1 config.json as format 2's config and training summary: the network's
-    settings and its sizes were one flat `model` object, the summary sat beside it."""
-    flat = dict(config["model"])
-    settings = {field.name: flat.pop(field.name) for field in fields(ModelConfig) if field.name in flat}
-    training = {key: value for key, value in config.items() if key not in FORMAT_1_FIELDS}
-    return {**config, "model": settings, "dimensions": flat}, training
-
-
-def _checkpoint_from_format_1(checkpoint: dict) -> dict:
-    """A format 1 checkpoint as format 2 has it: the training options held the model's settings
-    and the run-time options flat, and the position its best F1 beside the best dev metrics."""
-    options = dict(checkpoint["config"])
-    model = {field.name: options.pop(field.name) for field in fields(ModelConfig) if field.name in options}
-    for runtime_option in ("device", "precision", "timeout"):
-        options.pop(runtime_option, None)
-    position = {key: value for key, value in checkpoint["position"].items() if key != "best_f1"}
-    return {**checkpoint, "format_version": FORMAT_VERSION, "config": {**options, "model": model},
-            "position": position}
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _package_version() -> str:
     try:
         return version("tagger")
@@ -339,58 +314,13 @@ def _read_json_value(path: Path) -> object:
 
 
 def _read_vocabulary(path: Path) -> Encoder:
-    """The vocabularies in vocab.json, as `Encoder.to_dict` wrote them; any other shape is a file
-    damaged or replaced since, named as such rather than by the error it would cause."""
-    data = _read_json_value(path)
-    problem = _vocabulary_problem(data)
-    if problem is not None:
-        raise ArtifactError(f"{path}: not a vocabulary tagger wrote ({problem}): damaged or replaced; restore it "
-                            "from a copy of the model or retrain the model")
-    return Encoder.from_dict(data)
-
-
-def _vocabulary_problem(data: object) -> str | None:
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    for key in ("words", "chars", "tags"):
-        vocabulary = data.get(key)
-        if not isinstance(vocabulary, dict):
-            return f"no {key!r} object" if vocabulary is None else f"{key!r} is not an object"
-        items = vocabulary.get("items")
-        if not isinstance(items, list) or not isinstance(vocabulary.get("unknown"), bool):
-            return f"{key!r} lacks its list of items or its unknown flag"
-        if not set(map(type, items)) <= {str}:  # a set of types: cheap on 400,000 words
-            return f"{key!r} has items that are not strings"
-    return None
-
-
-def _keep_checkpoint(checkpoint: Path, staged: Path) -> None:
-    """Give the run's checkpoint a second name in the new directory: unlike a move, it is never
-    missing; a copy where the file system has no hard links."""
+    """The vocabularies in vocab.json; any other shape is a file damaged or replaced since, named
+    as such rather than by the error it would cause."""
     try:
-        os.link(checkpoint, staged)
-    except OSError:
-        shutil.copy2(checkpoint, staged)
-
-
-def _write_tensors(path: Path, data: dict) -> bytes:
-    """Write `data` as torch.save would, durably; returns the bytes written."""
-    buffer = io.BytesIO()
-    torch.save(data, buffer)
-    content = buffer.getvalue()
-    with path.open("wb") as file:
-        file.write(content)
-        file.flush()
-        os.fsync(file.fileno())
-    return content
-
-
-def _write_json(path: Path, data: dict) -> None:
-    with path.open("w", encoding="utf-8") as file:
-        json.dump(data, file, indent=2, ensure_ascii=False)
-        file.write("\n")
-        file.flush()
-        os.fsync(file.fileno())
+        return Encoder.from_dict(_read_json_value(path))
+    except ValueError as problem:
+        raise ArtifactError(f"{path}: not a vocabulary tagger wrote ({problem}): damaged or replaced; restore it "
+                            "from a copy of the model or retrain the model") from None
 
 
 def recover_interrupted_save(model_dir: Path) -> None:

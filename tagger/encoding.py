@@ -49,6 +49,11 @@ class Vocabulary:
 
     @classmethod
     def from_dict(cls, data: dict) -> Vocabulary:
+        """The vocabulary `to_dict` wrote; ValueError, saying what is wrong, for any other shape."""
+        if not isinstance(data.get("items"), list) or not isinstance(data.get("unknown"), bool):
+            raise ValueError("lacks its list of items or its unknown flag")
+        if not set(map(type, data["items"])) <= {str}:  # a set of types: cheap on 400,000 words
+            raise ValueError("has items that are not strings")
         vocabulary = cls([], unknown=False)
         vocabulary.items, vocabulary.unknown = list(data["items"]), bool(data["unknown"])
         # dict(zip) rather than a comprehension: it is the bulk of loading a model at predict's start-up
@@ -160,7 +165,18 @@ class Encoder:
 
     @classmethod
     def from_dict(cls, data: dict) -> Encoder:
-        return cls(*(Vocabulary.from_dict(data[key]) for key in ("words", "chars", "tags")))
+        """The encoder `to_dict` wrote; ValueError, saying what is wrong, for any other shape."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        vocabularies = []
+        for key in ("words", "chars", "tags"):
+            if not isinstance(data.get(key), dict):
+                raise ValueError(f"no {key!r} object" if data.get(key) is None else f"{key!r} is not an object")
+            try:
+                vocabularies.append(Vocabulary.from_dict(data[key]))
+            except ValueError as problem:
+                raise ValueError(f"{key!r} {problem}") from None
+        return cls(*vocabularies)
 
 
 def length_bucketed_batches(lengths: Sequence[int], batch_size: int, shuffler: random.Random,
