@@ -12,15 +12,15 @@ import shlex
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 
-from tagger.config import ModelConfig, Runtime, TrainConfig
+from tagger.config import PREDICT_BATCH_TOKENS, ModelConfig, Runtime, TrainConfig
 from tagger.errors import TaggerError
 
 app = typer.Typer(help="Train, evaluate and run a Bi-LSTM named-entity tagger on CoNLL data.",
@@ -55,6 +55,12 @@ class Precision(str, Enum):
     fp32 = "fp32"
     bf16 = "bf16"
     fp16 = "fp16"
+
+
+class InputFormat(str, Enum):
+    text = "text"
+    tokenized = "tokenized"
+    conll = "conll"
 
 
 class OutputFormat(str, Enum):
@@ -282,16 +288,23 @@ def evaluate(
 @app.command()
 def predict(
     model: ModelOption = None,
-    input_file: Annotated[Path | None, typer.Option("--input", help="Read this file instead of stdin.",
-                                                       rich_help_panel="Input")] = None,
-    tokenized: Annotated[bool, typer.Option(help="Each line is one sentence of space-separated tokens.",
+    input_file: Annotated[Path | None, typer.Option("--input", help="Read this file instead of stdin (- for stdin).",
+                                                       show_default=False, rich_help_panel="Input")] = None,
+    input_format: Annotated[InputFormat, typer.Option(
+        help="text: raw text, split into sentences and tokens; tokenized: a sentence per line, tokens "
+             "separated by spaces; conll: a token per line in the first column, a blank line after each "
+             "sentence, other columns kept.", rich_help_panel="Input")] = InputFormat.text,
+    tokenized: Annotated[bool, typer.Option("--tokenized", help="Short for --input-format tokenized.",
                                             rich_help_panel="Input")] = False,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="conll: token<TAB>tag; jsonl: "
-                             "a JSON object per sentence; inline: [text](TYPE).",
+    output_format: Annotated[OutputFormat, typer.Option("--format", help="conll: token<TAB>tag (CoNLL input: "
+                             "its rows with the tag added as a last column); jsonl: a JSON object per sentence; "
+                             "inline: [text](TYPE); html: one page to open in a browser.",
                              rich_help_panel="Output")] = OutputFormat.conll,
     min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Leave out entities the model gives a "
                          "lower probability than this (jsonl shows each entity's score).",
                          rich_help_panel="Output")] = 0.0,
+    batch_size: Annotated[int, typer.Option(min=1, help="Tokens tagged at a time (fewer: less memory; input "
+                                            "that arrives slowly is tagged as it comes).")] = PREDICT_BATCH_TOKENS,
     device: DeviceOption = RUNTIME.device,
 ) -> None:
     """Tag raw UTF-8 text from stdin (or --input), streaming, and write it to stdout."""
@@ -299,22 +312,80 @@ def predict(
     from tagger.device import resolve_device
     from tagger.formats import FORMATS
     from tagger.memory import keep_heap_flat
-    from tagger.predict import Tagger, tag_lines
-    from tagger.text import read_lines
+    from tagger.predict import Doc, Tagger, tag_in_batches
+    from tagger.text import Input, read_lines
 
+    if tokenized and input_format not in (InputFormat.text, InputFormat.tokenized):
+        raise _fail(TaggerError(f"--tokenized and --input-format {input_format.value} both given; give one"))
+    reading_stdin = input_file is None or str(input_file) == "-"
+    name = "<stdin>" if reading_stdin else str(input_file)
     keep_heap_flat()  # so memory does not grow with the length of the stream
     try:
+        stream = _open_input(None if reading_stdin else input_file)
         tagger = Tagger.load(model or model_dir_to_read(), resolve_device(device))
-        with (input_file.open("rb") if input_file else sys.stdin.buffer) as stream:
-            lines = read_lines(stream, str(input_file or "<stdin>"), tokenized)
-            write = FORMATS[output_format.value]
-            for line, tagged in tag_lines(tagger, lines, min_score):
-                sys.stdout.writelines(write(line, tagged))
+        source = Input(stream)
+        lines = read_lines(source, name, "tokenized" if tokenized else input_format.value)
+        output = FORMATS[output_format.value]
+        with stream, _progress() as advance:
+            sys.stdout.write(output.first())
+            for line, tagged in tag_in_batches(tagger, lines, lambda line: line.sentences, batch_size, source.waiting):
+                sys.stdout.writelines(output.write(line, Doc(line.text, line.sentences,
+                                                             [t.without_entities_below(min_score) for t in tagged])))
+                advance(line)
+                if not source.waiting():  # a live stream: show what is tagged before waiting for more
+                    sys.stdout.flush()
+            sys.stdout.write(output.last())
+            sys.stdout.flush()
     except TaggerError as error:
         raise _fail(error) from None
-    except FileNotFoundError:
-        raise _fail(TaggerError(f"{input_file}: no such file; give a text file with --input or pipe text "
-                                "to stdin")) from None
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _drop_unwritten_output()
         raise typer.Exit(1) from None
+    except OSError as error:
+        if error.filename is not None:  # reading the input
+            raise _fail(TaggerError(f"{error.filename}: {error.strerror}; give a text file with --input or pipe "
+                                    "text to stdin")) from None
+        _drop_unwritten_output()
+        raise _fail(TaggerError(f"cannot write the output: {error.strerror or error}")) from None
+
+
+def _open_input(path: Path | None) -> BinaryIO:
+    """The file to read, or stdin; a directory or a closed stdin is refused before the model loads."""
+    if path is None:
+        if sys.stdin is None:
+            raise TaggerError("stdin is closed; pipe text to tagger predict, or give a file with --input")
+        return sys.stdin.buffer
+    if path.is_dir():
+        raise TaggerError(f"{path}: a directory; give a text file with --input (or pipe text to stdin)")
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise TaggerError(f"{path}: no such file; give a text file with --input or pipe text to stdin") from None
+
+
+def _drop_unwritten_output() -> None:
+    """Point stdout at /dev/null, so that the exit's flush of what could not be written fails no more."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[object], None]]:
+    """A live count of lines and tokens tagged, on stderr when it is a terminal and the output goes
+    elsewhere; otherwise nothing."""
+    if not sys.stderr.isatty() or sys.stdout.isatty():
+        yield lambda line: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("tagged {task.completed:,.0f} lines, {task.fields[tokens]:,} tokens"),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+                  redirect_stdout=False) as progress:
+        task = progress.add_task("", total=None, tokens=0)
+        counted = {"tokens": 0}
+
+        def advance(line) -> None:
+            counted["tokens"] += sum(len(sentence.tokens) for sentence in line.sentences)
+            progress.update(task, advance=1, tokens=counted["tokens"])
+
+        yield advance

@@ -15,6 +15,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 MODEL_VARIABLE = "TAGGER_MODEL"  # the model directory every command uses without --model
 DEFAULT_MODEL_DIR = Path("models/conll2003")
 CHECKOUT = Path(__file__).resolve().parent.parent  # a clone's root, when tagger runs from one
+PREDICT_BATCH_TOKENS = 20_000  # tokens tagged at a time: output starts early, memory stays flat
 
 
 @dataclass(frozen=True)

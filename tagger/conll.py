@@ -10,8 +10,7 @@ import datasets
 
 from tagger.entities import TAG, TAG_HELP
 from tagger.errors import DataError, TaggerError, causes, plural
-
-DOCSTART = "-DOCSTART-"
+from tagger.text import DOCSTART
 
 
 def sentence_features() -> datasets.Features:

@@ -1,51 +1,72 @@
-"""The output formats of `tagger predict`: conll, jsonl and inline."""
+"""The output formats of `tagger predict`: conll, jsonl, inline and html, each written a line of
+input at a time."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
-from tagger.predict import Tagged
-from tagger.text import Line, Sentence
+from tagger.predict import Doc
+from tagger.text import DOCSTART, Line
 
 
-def format_conll(line: Line, tagged: list[Tagged]) -> Iterator[str]:
-    """`token<TAB>tag` lines, a blank line after each sentence."""
-    for sentence, sentence_tagged in zip(line.sentences, tagged):
-        yield "".join(f"{token}\t{tag}\n" for token, tag in zip(sentence.tokens, sentence_tagged.tags)) + "\n"
+@dataclass(frozen=True)
+class Format:
+    """How to write tagged input: what comes first, each line of input, and what comes last."""
+
+    write: Callable[[Line, Doc], Iterator[str]]
+    first: Callable[[], str] = str
+    last: Callable[[], str] = str
+
+
+def format_conll(line: Line, doc: Doc) -> Iterator[str]:
+    """`token<TAB>tag` lines, a blank line after each sentence; CoNLL input comes back row by row
+    with the predicted tag added as its last column, so that it lines up with the input."""
+    if line.rows:
+        yield from _rows_with_tags(line, doc)
+        return
+    for sentence, tagged in zip(doc.sentences, doc.tagged):
+        yield "".join(f"{token}\t{tag}\n" for token, tag in zip(sentence.tokens, tagged.tags)) + "\n"
+
+
+def _rows_with_tags(line: Line, doc: Doc) -> Iterator[str]:
+    tags = doc.tags if doc.sentences else ["O" if row.startswith(DOCSTART) else None for row in line.rows]
+    for row, tag in zip(line.rows, tags):
+        if tag is None:  # a blank or comment row
+            yield row
+            continue
+        content = row.rstrip("\r\n")
+        separator = "\t" if "\t" in content else " "
+        yield content + separator + tag + (row[len(content):] or "\n")
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps builds a new encoder per call for non-default options
 
 
-def format_jsonl(line: Line, tagged: list[Tagged]) -> Iterator[str]:
-    """One JSON object per sentence; entity offsets index the whole input."""
-    for sentence, sentence_tagged in zip(line.sentences, tagged):
+def format_jsonl(line: Line, doc: Doc) -> Iterator[str]:
+    """One JSON object per sentence, with the input line it came from (1-based) and its index
+    there; entity offsets index the whole input (CoNLL input: the object's text)."""
+    offset = 0 if line.rows else line.start
+    spans: list[list[dict]] = [[] for _ in doc.sentences]
+    for span in doc.entities:
+        spans[span.sentence].append({"text": span.text, "type": span.type, "start": span.start + offset,
+                                     "end": span.end + offset, "score": round(span.score, 4)})
+    for index, (sentence, tagged) in enumerate(zip(doc.sentences, doc.tagged)):
         start, end = sentence.starts[0], sentence.ends[-1]
-        record = {"text": line.text[start - line.start:end - line.start], "tokens": sentence.tokens,
-                  "tags": sentence_tagged.tags, "entities": _entity_spans(line, sentence, sentence_tagged)}
+        record = {"line": line.number, "sentence": index, "text": doc.text[start:end], "tokens": sentence.tokens,
+                  "tags": tagged.tags, "entities": spans[index]}
         yield _JSON.encode(record) + "\n"
 
 
-def format_inline(line: Line, tagged: list[Tagged]) -> Iterator[str]:
-    """The input line with each entity written as `[text](TYPE)`."""
+def format_inline(line: Line, doc: Doc) -> Iterator[str]:
+    """The input line with each entity written as `[text](TYPE)`; CoNLL input as its tokens."""
     parts, position = [], 0
-    for sentence, sentence_tagged in zip(line.sentences, tagged):
-        for span in _entity_spans(line, sentence, sentence_tagged):
-            start, end = span["start"] - line.start, span["end"] - line.start
-            parts += [line.text[position:start], f"[{span['text']}]({span['type']})"]
-            position = end
-    parts.append(line.text[position:])
+    for span in doc.entities:
+        parts += [doc.text[position:span.start], f"[{span.text}]({span.type})"]
+        position = span.end
+    parts.append(doc.text[position:])
     yield "".join(parts)
 
 
-FORMATS = {"conll": format_conll, "jsonl": format_jsonl, "inline": format_inline}
-
-
-def _entity_spans(line: Line, sentence: Sentence, tagged: Tagged) -> list[dict]:
-    spans = []
-    for entity in tagged.entities():
-        start, end = sentence.starts[entity.start], sentence.ends[entity.end - 1]
-        spans.append({"text": line.text[start - line.start:end - line.start], "type": entity.type,
-                      "start": start, "end": end, "score": round(tagged.score(entity), 4)})
-    return spans
+FORMATS = {"conll": Format(format_conll), "jsonl": Format(format_jsonl), "inline": Format(format_inline)}

@@ -1,25 +1,29 @@
-"""Tagging tokenised sentences with a model, with the model's confidence in each entity: the one
-path from tokens to tags, for training's dev and test sets, `tagger eval` and `tagger predict`."""
+"""Tagging with a model, with its confidence in each entity: the one path from tokens to tags, for
+training's dev and test sets, `tagger eval`, `tagger predict` and the Python API (`tagger.load`)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
 from tagger.artifact import load_model
+from tagger.config import PREDICT_BATCH_TOKENS
 from tagger.decoding import Constraints
 from tagger.encoding import Encoder
 from tagger.entities import Entity, entities
 from tagger.model import BiLSTMTagger
-from tagger.text import Line
+from tagger.text import Sentence, split_sentences
 
-MAX_SENTENCE_TOKENS = 250  # longer sentences are tagged in chunks of this size
-LINE_BATCH_TOKENS = 20_000  # input tagged at a time: output starts early, memory stays flat
-BATCH_SENTENCES = 256
+BATCH_SENTENCES = 256  # sentences the model reads at once
+BATCH_PADDED_TOKENS = 1 << 16  # and at most this many tokens, padding included: long sentences go fewer at a time
+
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,49 @@ class Tagged:
         return Tagged(tags, self.probabilities)
 
 
+@dataclass(frozen=True)
+class Span:
+    """An entity found in a text: `text[start:end]` of the Doc, its type, the model's probability
+    for it, and the index of its sentence."""
+
+    text: str
+    type: str
+    start: int
+    end: int
+    score: float
+    sentence: int
+
+
+@dataclass(frozen=True)
+class Doc:
+    """A text as tagged: its sentences (tokens and their character offsets in `text`) and each
+    sentence's tags."""
+
+    text: str
+    sentences: list[Sentence]
+    tagged: list[Tagged]
+
+    @property
+    def tokens(self) -> list[str]:
+        return [token for sentence in self.sentences for token in sentence.tokens]
+
+    @property
+    def tags(self) -> list[str]:
+        return [tag for tagged in self.tagged for tag in tagged.tags]
+
+    @cached_property
+    def entities(self) -> list[Span]:
+        spans = []
+        for index, (sentence, tagged) in enumerate(zip(self.sentences, self.tagged)):
+            for entity in tagged.entities():
+                start, end = sentence.starts[entity.start], sentence.ends[entity.end - 1]
+                spans.append(Span(self.text[start:end], entity.type, start, end, tagged.score(entity), index))
+        return spans
+
+
 class Tagger:
-    """A model ready to tag: tokens in, tags out."""
+    """A model ready to tag: `tagger(text)` and `tagger.pipe(texts)` for raw text,
+    `tagger.tag_tokens(sentences)` for tokens."""
 
     def __init__(self, model: BiLSTMTagger, encoder: Encoder, device: torch.device | str = "cpu"):
         self.model, self.encoder, self.device = model, encoder, torch.device(device)
@@ -60,50 +105,106 @@ class Tagger:
         saved = load_model(model_dir, device)
         return cls(saved.model, saved.encoder, device)
 
+    def __call__(self, text: str) -> Doc:
+        """`text` split into sentences and tokens, and tagged."""
+        if not isinstance(text, str):
+            raise TypeError(f"a tagger takes a string of text, not {type(text).__name__}; "
+                            "for tokens, call tag_tokens([[token, ...], ...])")
+        return next(self.pipe([text]))
+
+    def pipe(self, texts: Iterable[str], batch_size: int = PREDICT_BATCH_TOKENS) -> Iterator[Doc]:
+        """Each text as a Doc, in order, tagging about `batch_size` tokens at a time: `texts` may be
+        a stream of any length."""
+        def split(text: str) -> list[Sentence]:
+            if not isinstance(text, str):
+                raise TypeError(f"pipe takes strings of text, not {type(text).__name__}; "
+                                "for tokens, call tag_tokens([[token, ...], ...])")
+            return split_sentences(text)
+
+        documents = ((text, split(text)) for text in texts)
+        for (text, sentences), tagged in tag_in_batches(self, documents, lambda document: document[1], batch_size):
+            yield Doc(text, sentences, tagged)
+
+    def tag_tokens(self, sentences: Iterable[Sequence[str]], batch_size: int = PREDICT_BATCH_TOKENS) -> list[Doc]:
+        """A Doc per sentence of tokens, its text the tokens joined by spaces."""
+        _refuse_strings(sentences)
+        documents = ((" ".join(tokens), [_joined(tokens)]) for tokens in sentences)
+        return [Doc(text, sentences, tagged) for (text, sentences), tagged
+                in tag_in_batches(self, documents, lambda document: document[1], batch_size)]
+
     def tag(self, sentences: Sequence[Sequence[str]], with_probabilities: bool = True) -> list[Tagged]:
-        """Each sentence's tags and, if asked, their probabilities (an empty sentence gets no tags)."""
-        chunks = [(index, sentence if len(sentence) <= MAX_SENTENCE_TOKENS
-                   else sentence[start:start + MAX_SENTENCE_TOKENS])  # most sentences go uncopied
-                  for index, sentence in enumerate(sentences)
-                  for start in range(0, len(sentence), MAX_SENTENCE_TOKENS)]
-        chunk_results: list[tuple[list[int], list[float]]] = [([], []) for _ in chunks]
+        """Each sentence's tags and, if asked, their probabilities (an empty sentence gets no
+        tags). A sentence of any length is read whole."""
+        _refuse_strings(sentences)
+        results = [Tagged([], []) for _ in sentences]
         was_training = self.model.training  # training evaluates on dev between epochs
         self.model.eval()
         try:
-            # Similar lengths share a batch, so little time goes on padding.
-            order = sorted(range(len(chunks)), key=lambda number: len(chunks[number][1]))
-            for first in range(0, len(order), BATCH_SENTENCES):
-                numbers = order[first:first + BATCH_SENTENCES]
-                batch = self.encoder.encode([chunks[number][1] for number in numbers]).to(self.device)
+            for numbers in _batches(sentences):
+                batch = self.encoder.encode([sentences[number] for number in numbers]).to(self.device)
                 with torch.inference_mode():
                     paths, probabilities = self.model.decode(batch, self.constraints, with_probabilities)
                 for number, path, path_probabilities in zip(numbers, paths, probabilities or [[]] * len(paths)):
-                    chunk_results[number] = (path, path_probabilities)
+                    results[number] = Tagged(self.encoder.decode(path), path_probabilities)
         finally:
             self.model.train(was_training)
-        tags: list[list[str]] = [[] for _ in sentences]
-        probabilities: list[list[float]] = [[] for _ in sentences]
-        for (index, _), (path, path_probabilities) in zip(chunks, chunk_results):
-            tags[index].extend(self.encoder.decode(path))
-            probabilities[index].extend(path_probabilities)
-        return [Tagged(*pair) for pair in zip(tags, probabilities)]
+        return results
 
 
-def tag_lines(tagger: Tagger, lines: Iterable[Line], min_score: float = 0.0) -> Iterator[tuple[Line, list[Tagged]]]:
-    """Each line with its tagged sentences, tagging a bounded batch of lines at a time;
-    entities the model gives less than `min_score` are left out (tagged O)."""
-    pending: list[Line] = []
+def _joined(tokens: Sequence[str]) -> Sentence:
+    """The tokens as a sentence of the text they make joined by single spaces."""
+    _refuse_strings([tokens])
+    starts = [0]
+    for token in tokens[:-1]:
+        starts.append(starts[-1] + len(token) + 1)
+    return Sentence(list(tokens), starts[:len(tokens)])
+
+
+def _refuse_strings(sentences: Iterable[Sequence[str]]) -> None:
+    """A string where tokens belong would be tagged a character at a time, each as a token."""
+    if isinstance(sentences, str) or (isinstance(sentences, Sequence)
+                                      and any(isinstance(sentence, str) for sentence in sentences)):
+        raise TypeError("tag_tokens takes a list of sentences, each a list of tokens, e.g. "
+                        "[['Angela', 'Merkel', 'visited', 'Paris', '.']]; for raw text, call the tagger on "
+                        "the string: tagger(text)")
+
+
+def _batches(sentences: Sequence[Sequence[str]]) -> Iterator[list[int]]:
+    """Indices of `sentences` in batches for the model: similar lengths together, so little time
+    goes on padding, and a bounded number of tokens in each."""
+    order = sorted(range(len(sentences)), key=lambda number: len(sentences[number]))
+    batch: list[int] = []
+    for number in order:
+        # Sorted by length: this sentence is the longest so far and sets the padded size.
+        if batch and (len(batch) == BATCH_SENTENCES or (len(batch) + 1) * len(sentences[number]) > BATCH_PADDED_TOKENS):
+            yield batch
+            batch = []
+        batch.append(number)
+    if batch:
+        yield batch
+
+
+def tag_in_batches(tagger: Tagger, items: Iterable[Item], sentences_of: Callable[[Item], Sequence[Sentence]],
+                   batch_size: int = PREDICT_BATCH_TOKENS,
+                   waiting: Callable[[], bool] | None = None) -> Iterator[tuple[Item, list[Tagged]]]:
+    """Each item with its sentences' tags, in order, tagging items about `batch_size` tokens at a
+    time; with `waiting`, also as soon as no more input is waiting, so that a live stream is
+    answered line by line while a large input still goes in large batches."""
+    pending: list[Item] = []
     tokens = 0
-    for line in lines:
-        pending.append(line)
-        tokens += sum(len(sentence.tokens) for sentence in line.sentences)
-        if tokens >= LINE_BATCH_TOKENS:
-            yield from _tag_pending(tagger, pending, min_score)
+    for item in items:
+        pending.append(item)
+        tokens += sum(len(sentence.tokens) for sentence in sentences_of(item))
+        if tokens >= batch_size or (waiting is not None and not waiting()):
+            yield from _tag_pending(tagger, pending, sentences_of)
             pending, tokens = [], 0
-    yield from _tag_pending(tagger, pending, min_score)
+    yield from _tag_pending(tagger, pending, sentences_of)
 
 
-def _tag_pending(tagger: Tagger, lines: list[Line], min_score: float) -> Iterator[tuple[Line, list[Tagged]]]:
-    tagged = iter(tagger.tag([sentence.tokens for line in lines for sentence in line.sentences]))
-    for line in lines:
-        yield line, [next(tagged).without_entities_below(min_score) for _ in line.sentences]
+def _tag_pending(tagger: Tagger, items: list[Item],
+                 sentences_of: Callable[[Item], Sequence[Sentence]]) -> Iterator[tuple[Item, list[Tagged]]]:
+    if not items:
+        return
+    tagged = iter(tagger.tag([sentence.tokens for item in items for sentence in sentences_of(item)]))
+    for item in items:
+        yield item, [next(tagged) for _ in sentences_of(item)]

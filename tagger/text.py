@@ -9,13 +9,18 @@ lower-case word. Every token is a slice of the input.
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
-from collections.abc import Iterator
+import select
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import BinaryIO
 
+from tagger.entities import TAG
 from tagger.errors import DataError
+
+DOCSTART = "-DOCSTART-"
 
 WHITESPACE_TOKEN = re.compile(r"\S+")
 MAX_PIECE_BYTES = 1 << 16  # longer lines are read in pieces of at most this size, cut at a space
@@ -63,18 +68,22 @@ class Sentence:
 
 @dataclass(frozen=True)
 class Line:
-    """One input line: its text (line end included), its offset in the input, its sentences."""
+    """A piece of input: its text (line end included), where it starts (a character offset and a
+    1-based line number) and its sentences, whose token offsets index `text`. CoNLL input gives a
+    Line per sentence, whose `text` is its tokens joined by spaces, and keeps the input's `rows`."""
 
     text: str
     start: int
+    number: int
     sentences: list[Sentence]
+    rows: tuple[str, ...] = ()
 
 
-def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
-    """Sentences of `text`, with token offsets shifted by `offset`."""
+def split_sentences(text: str) -> list[Sentence]:
+    """Sentences of `text`, their token offsets indexing it."""
     matches = list(TOKEN.finditer(text))
     tokens = [match.group() for match in matches]
-    starts = [match.start() + offset for match in matches]
+    starts = [match.start() for match in matches]
     sentences, first = [], 0
     for index, token in enumerate(tokens):
         if token in SENTENCE_END or token[0] in "?!":
@@ -90,46 +99,121 @@ def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
     return sentences
 
 
-def split_tokenized(text: str, offset: int = 0) -> list[Sentence]:
+def split_tokenized(text: str) -> list[Sentence]:
     """The line as one sentence of whitespace-separated tokens (none for a blank line)."""
     matches = list(WHITESPACE_TOKEN.finditer(text))
     if not matches:
         return []
-    return [Sentence([m.group() for m in matches], [m.start() + offset for m in matches])]
+    return [Sentence([m.group() for m in matches], [m.start() for m in matches])]
 
 
-def read_lines(stream: BinaryIO, name: str, tokenized: bool = False) -> Iterator[Line]:
+INPUT_FORMATS = ("text", "tokenized", "conll")
+
+
+class Input:
+    """A binary stream read in chunks as they arrive, so that its reader can tell whether more
+    input is waiting or it would have to wait for it (then what it holds is worth tagging now)."""
+
+    CHUNK_BYTES = 1 << 16
+
+    def __init__(self, stream: BinaryIO):
+        self._read = getattr(stream, "read1", stream.read)  # read1: what has arrived, without waiting for more
+        try:
+            self._descriptor: int | None = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # an in-memory stream: all of it is waiting
+            self._descriptor = None
+        self._buffer, self._position, self._ended = b"", 0, False
+
+    def pieces(self) -> Iterator[bytes]:
+        """The stream's lines, a long one in pieces of at most MAX_PIECE_BYTES, each cut after its
+        last space or tab if it has one: memory stays bounded whatever the line length."""
+        while True:
+            buffer, position = self._buffer, self._position
+            end = buffer.find(b"\n", position, position + MAX_PIECE_BYTES) + 1
+            if not end and len(buffer) - position >= MAX_PIECE_BYTES:
+                limit = position + MAX_PIECE_BYTES
+                end = max(buffer.rfind(b" ", position, limit), buffer.rfind(b"\t", position, limit)) + 1 or limit
+            if not end and self._ended:
+                if position == len(buffer):
+                    return
+                end = len(buffer)
+            if not end:
+                chunk = self._read(self.CHUNK_BYTES)
+                self._buffer, self._position, self._ended = buffer[position:] + chunk, 0, not chunk
+                continue
+            self._position = end
+            yield buffer[position:end]
+
+    def waiting(self) -> bool:
+        """Whether another line can be read at once, or the input has ended."""
+        if self._ended or self._descriptor is None or self._buffer.find(b"\n", self._position) >= 0:
+            return True
+        try:
+            return bool(select.select([self._descriptor], [], [], 0)[0])
+        except (OSError, ValueError):  # a stream select cannot watch: read on as if it were a file
+            return True
+
+
+def read_lines(stream: Input | BinaryIO, name: str, input_format: str = "text") -> Iterator[Line]:
     """Decode and split `stream` line by line, so input of any size streams through.
 
-    A line longer than MAX_PIECE_BYTES comes as several Lines, cut after a space where there
-    is one. Sentences never cross a line end or such a cut. Offsets count characters from
-    the start of the input, line ends (\\n or \\r\\n) included.
+    `input_format` is text (sentences found by the tokenizer), tokenized (a line is a sentence
+    of space-separated tokens) or conll (a token per line, in the first of its columns, and a
+    blank line after each sentence). A line longer than MAX_PIECE_BYTES comes as several
+    Lines, cut after a space where there is one; sentences never cross a line end or such a cut.
+    Line offsets count characters from the start of the input, line ends (\\n or \\r\\n) included.
     """
-    split = split_tokenized if tokenized else split_sentences
-    offset, line_number = 0, 1
-    try:
-        for text in _pieces(stream):
-            yield Line(text, offset, split(text, offset))
+    source = stream if isinstance(stream, Input) else Input(stream)
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if input_format == "conll" else "utf-8")()
+    offset, number = 0, 1
+
+    def texts() -> Iterator[tuple[str, int, int]]:
+        nonlocal offset, number
+        for piece in source.pieces():
+            text = decoder.decode(piece)
+            yield text, offset, number
             offset += len(text)
-            line_number += text.endswith("\n")
+            number += text.endswith("\n")
+        if tail := decoder.decode(b"", final=True):  # a character cut off at the very end
+            yield tail, offset, number
+
+    try:
+        if input_format == "conll":
+            yield from _conll_lines(texts())
+        else:
+            split = split_tokenized if input_format == "tokenized" else split_sentences
+            for text, start, line_number in texts():
+                yield Line(text, start, line_number, split(text))
     except UnicodeDecodeError:
-        raise DataError(f"{name}:{line_number}: not UTF-8 text; convert the input to UTF-8 "
-                        "(e.g. with iconv)") from None
+        raise DataError(f"{name}:{number}: not UTF-8 text; convert the input to UTF-8 (e.g. with iconv)") from None
 
 
-def _pieces(stream: BinaryIO) -> Iterator[str]:
-    """The stream's lines, decoded, a long one in pieces: memory stays bounded whatever the
-    line length. A piece of a long line ends after its last space or tab, if it has one."""
-    decoder = codecs.getincrementaldecoder("utf-8")()  # holds a character cut between two reads
-    carried = ""
-    while True:
-        raw = stream.readline(MAX_PIECE_BYTES)
-        text = carried + decoder.decode(raw, final=not raw)
-        if not text:
-            return
-        carried = ""
-        if len(raw) == MAX_PIECE_BYTES and not text.endswith("\n"):  # the line goes on
-            cut = max(text.rfind(" "), text.rfind("\t")) + 1
-            if cut > 0:
-                text, carried = text[:cut], text[cut:]
-        yield text
+def _conll_lines(texts: Iterable[tuple[str, int, int]]) -> Iterator[Line]:
+    """A Line per sentence of token rows, and one for each row around them (blank, -DOCSTART-,
+    a `#` comment), so the rows come back as they were read."""
+    rows: list[str] = []
+    first = (0, 1)
+
+    def sentence() -> Line:
+        tokens = [row.split()[0] for row in rows]
+        starts = list(itertools.accumulate((len(token) + 1 for token in tokens[:-1]), initial=0))
+        return Line(" ".join(tokens) + "\n", *first, [Sentence(tokens, starts)], tuple(rows))
+
+    for text, start, number in texts:
+        fields = text.split()
+        if fields and fields[0] != DOCSTART and not (not rows and _is_comment(fields)):
+            if not rows:
+                first = (start, number)
+            rows.append(text)
+            continue
+        if rows:
+            yield sentence()
+            rows = []
+        yield Line("", start, number, [], (text,))
+    if rows:
+        yield sentence()
+
+
+def _is_comment(fields: list[str]) -> bool:
+    """A `#` line before a sentence (a corpus's `# id ...`), unless it ends in a tag: then `#` is a token."""
+    return fields[0].startswith("#") and not (len(fields) > 1 and TAG.match(fields[-1]))

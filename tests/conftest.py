@@ -128,6 +128,12 @@ def train_small(root: Path, decoder: str) -> tuple[Path, Path, str]:
     return corpus, model, result.output
 
 
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory) -> Path:
+    """A tiny softmax model trained on the written sample, shared by the tests that only read it."""
+    return train_small(tmp_path_factory.mktemp("small"), "softmax")[1]
+
+
 @pytest.fixture
 def make_unwritable():
     """Make directories unwritable, for root too: mode 0o555 and, where the mode does not stop

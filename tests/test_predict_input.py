@@ -21,10 +21,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    from conftest import train_small
-
-    return train_small(tmp_path_factory.mktemp("hostile"), "softmax")[1]
+def model(small_model):
+    return small_model
 
 
 def predict(model, data: bytes, *options: str):

@@ -45,13 +45,13 @@ def test_offsets_index_the_whole_input_with_crlf():
     for line in lines:
         for sentence in line.sentences:
             for token, start, end in zip(sentence.tokens, sentence.starts, sentence.ends):
-                assert text[start:end] == token
+                assert line.text[start:end] == token == text[line.start + start:line.start + end]
     assert [len(line.sentences) for line in lines] == [1, 0, 1]
 
 
 def test_tokenized_lines_split_on_whitespace():
     text = "New  York\tis big\n\n"
-    lines = list(read_lines(io.BytesIO(text.encode()), "x", tokenized=True))
+    lines = list(read_lines(io.BytesIO(text.encode()), "x", "tokenized"))
     assert lines[0].sentences[0].tokens == ["New", "York", "is", "big"]
     assert lines[0].sentences[0].starts == [0, 5, 10, 13]
     assert lines[1].sentences == []

@@ -1,0 +1,196 @@
+"""tagger as a Python library, and `tagger predict` as users run it in pipelines: a live stream
+answered line by line, long sentences tagged whole, CoNLL in and out, records that join back to
+their input, and one line for every I/O failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+import tagger
+from tagger.cli import app
+
+runner = CliRunner()
+TEXT = "Ada Brandt met Tomas Wey in Velden on Monday.\n\nNorvik Bank said Lina Okoro will visit Port Arlo. It rained.\n"
+
+
+def predict(model, data: str, *options: str) -> str:
+    result = runner.invoke(app, ["predict", "--model", str(model), *options], input=data)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_the_python_api_tags_text_with_offsets_and_scores(small_model):
+    nlp = tagger.load(small_model)
+    doc = nlp("Ada Brandt met Tomas Wey in Velden on Monday.")
+    assert [(e.text, e.type) for e in doc.entities] == [("Ada Brandt", "PER"), ("Tomas Wey", "PER"), ("Velden", "LOC")]
+    assert all(doc.text[e.start:e.end] == e.text and 0.0 < e.score <= 1.0 for e in doc.entities)
+    assert doc.tokens[:3] == ["Ada", "Brandt", "met"] and doc.tags[:3] == ["B-PER", "I-PER", "O"]
+    [pre_tokenized] = nlp.tag_tokens(["Lina Okoro met Ivo Lund in Port Arlo on Monday .".split()])
+    assert [(e.text, e.type, e.start, e.end) for e in pre_tokenized.entities] == [
+        ("Lina Okoro", "PER", 0, 10), ("Ivo Lund", "PER", 15, 23), ("Port Arlo", "LOC", 27, 36)]
+
+
+def test_pipe_streams_in_order_and_agrees_with_the_cli(small_model):
+    nlp = tagger.load(small_model)
+    lines = TEXT.splitlines(keepends=True)
+    consumed = []
+
+    def texts():  # an endless generator works as long as the caller stops reading
+        for line in lines * 1000:
+            consumed.append(line)
+            yield line
+
+    docs = nlp.pipe(texts(), batch_size=50)
+    first = [next(docs) for _ in range(3)]
+    assert len(consumed) < 100  # it did not read the whole input before the first Doc
+    assert [doc.text for doc in first] == lines
+    records = [json.loads(line) for line in predict(small_model, TEXT, "--format", "jsonl").splitlines()]
+    assert [(e["type"], e["score"]) for record in records for e in record["entities"]] == \
+        [(e.type, round(e.score, 4)) for doc in first for e in doc.entities]
+
+
+def test_a_string_where_tokens_belong_is_an_error_not_a_tag_per_character(small_model):
+    nlp = tagger.load(small_model)
+    for call in (lambda: nlp.tag_tokens("Ada Brandt met Ivo."), lambda: nlp.tag_tokens(["Ada Brandt met Ivo."]),
+                 lambda: nlp.tag("Ada Brandt met Ivo.")):
+        with pytest.raises(TypeError, match="list of sentences, each a list of tokens"):
+            call()
+    with pytest.raises(TypeError, match="tag_tokens"):
+        nlp(["Ada", "Brandt"])
+
+
+def test_load_finds_the_model_in_tagger_model(small_model, monkeypatch):
+    monkeypatch.setenv("TAGGER_MODEL", str(small_model))
+    assert [e.text for e in tagger.load()("Lina Okoro met Ivo Lund.").entities] == ["Lina Okoro", "Ivo Lund"]
+
+
+def test_a_long_sentence_is_tagged_whole_wherever_its_entities_fall(small_model):
+    nlp = tagger.load(small_model)
+    words = "Ada Brandt met Tomas Wey in Velden on Monday .".split() * 40
+    for shift in range(10):  # an entity starts at every position around any fixed cut
+        [doc] = nlp.tag_tokens([["on"] * shift + words])
+        assert {(e.text, e.type) for e in doc.entities} == {("Ada Brandt", "PER"), ("Tomas Wey", "PER"),
+                                                              ("Velden", "LOC")}
+        assert len(doc.entities) == 3 * 40
+
+
+def read_until(stream, marker: bytes, timeout: float = 60) -> bytes:
+    """Bytes from a pipe until `marker` has come, failing after `timeout` seconds."""
+    data, deadline = b"", time.monotonic() + timeout
+    while marker not in data:
+        ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            pytest.fail(f"no {marker!r} within {timeout} s; got {data!r}")
+        chunk = os.read(stream.fileno(), 1 << 16)
+        if not chunk:
+            pytest.fail(f"the output ended before {marker!r}; got {data!r}")
+        data += chunk
+    return data
+
+
+def test_a_live_stream_is_answered_line_by_line(small_model):
+    """A line's tags come out while the input is still open and nothing more has been sent."""
+    process = subprocess.Popen([sys.executable, "-m", "tagger", "predict", "--model", str(small_model), "--format",
+                                "inline"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        for line in ("Ada Brandt met Tomas Wey in Velden .\n", "Lina Okoro visited Port Arlo .\n"):
+            process.stdin.write(line.encode())
+            process.stdin.flush()
+            answer = read_until(process.stdout, b"\n")
+            assert answer.decode().startswith("[")
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+
+
+def test_conll_input_comes_back_with_the_predicted_tag_as_a_last_column(small_model, tmp_path):
+    from conftest import make_sentences, write_conll
+
+    gold = write_conll(tmp_path / "gold.txt", make_sentences(6, seed=5), docstart=True)
+    rows = gold.read_text().splitlines()
+    output = predict(small_model, gold.read_text(), "--input-format", "conll").splitlines()
+    assert len(output) == len(rows)
+    for row, tagged in zip(rows, output):
+        assert tagged == "" if row == "" else tagged.startswith(row + " ") and len(tagged.split()) == 5
+    assert sum(tagged.split()[-1] == tagged.split()[-2] for tagged in output if tagged) > 0.8 * len(rows)
+    records = [json.loads(line) for line in predict(small_model, gold.read_text(), "--input-format", "conll",
+                                                    "--format", "jsonl").splitlines()]
+    assert [record["line"] for record in records] == [number for number, row in enumerate(rows, 1)
+                                                      if row and not rows[number - 2] and "DOCSTART" not in row]
+    assert all(record["text"][e["start"]:e["end"]] == e["text"] for record in records for e in record["entities"])
+
+
+def test_jsonl_records_name_their_input_line_and_sentence(small_model):
+    records = [json.loads(line) for line in predict(small_model, TEXT, "--format", "jsonl").splitlines()]
+    assert [(record["line"], record["sentence"]) for record in records] == [(1, 0), (3, 0), (3, 1)]
+    assert records[2]["text"] == "It rained."
+
+
+def test_batch_size_changes_memory_not_output(small_model):
+    assert predict(small_model, TEXT * 3, "--batch-size", "1") == predict(small_model, TEXT * 3)
+    result = runner.invoke(app, ["predict", "--model", str(small_model), "--batch-size", "0"], input=TEXT)
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("args, stdin, stdout, message", [
+    (["--input", "{tmp}"], None, None, "a directory; give a text file"),
+    ([], "closed", None, "stdin is closed"),
+    ([], None, "/dev/full", "cannot write the output: No space left on device"),
+    (["--tokenized", "--input-format", "conll"], None, None, "--tokenized and --input-format conll both given"),
+])
+def test_io_failures_are_one_line_and_exit_2(small_model, tmp_path, args, stdin, stdout, message):
+    if stdout and not os.path.exists(stdout):
+        pytest.skip(f"no {stdout} here")
+    command = [sys.executable, "-m", "tagger", "predict", "--model", str(small_model),
+               *[arg.format(tmp=tmp_path) for arg in args]]
+    with open(stdout or os.devnull, "w") as out:
+        result = subprocess.run(command, input=None if stdin else TEXT.encode(), stdout=out,
+                                stderr=subprocess.PIPE, timeout=120,
+                                preexec_fn=(lambda: os.close(0)) if stdin == "closed" else None)
+    error = result.stderr.decode()
+    assert result.returncode == 2, error
+    assert error.startswith("error: ") and message in error and len(error.strip().splitlines()) == 1
+
+
+def test_input_dash_reads_stdin(small_model):
+    assert predict(small_model, TEXT, "--input", "-") == predict(small_model, TEXT)
+
+
+def test_progress_goes_to_a_terminal_stderr_and_nowhere_else(small_model):
+    text = (TEXT * 2000).encode()
+    quiet = subprocess.run([sys.executable, "-m", "tagger", "predict", "--model", str(small_model)], input=text,
+                           capture_output=True, timeout=300)
+    assert quiet.returncode == 0 and quiet.stderr == b""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "tagger", "predict", "--model", str(small_model)],
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=terminal)
+    os.close(terminal)
+    shown = []
+    reader = threading.Thread(target=lambda: shown.extend(iter(lambda: _read_or_end(controller), b"")))
+    reader.start()
+    try:
+        process.communicate(text, timeout=300)
+    finally:
+        process.kill()
+        reader.join(timeout=60)
+        os.close(controller)
+    assert process.returncode == 0
+    assert b"tagged" in b"".join(shown) and b"tokens" in b"".join(shown)
+
+
+def _read_or_end(descriptor: int) -> bytes:
+    try:
+        return os.read(descriptor, 1 << 16)
+    except OSError:  # the terminal closed with the process
+        return b""
