@@ -24,7 +24,8 @@ from tagger.config import ModelConfig, Runtime, TrainConfig
 from tagger.errors import TaggerError
 
 app = typer.Typer(help="Train, evaluate and run a Bi-LSTM named-entity tagger on CoNLL data.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
 
 TRAINING, MODEL, RUNTIME = TrainConfig(), ModelConfig(), Runtime()
 ModelOption = Annotated[Path | None, typer.Option("--model", help="Model directory. Default: $TAGGER_MODEL, else "
@@ -61,6 +62,29 @@ class OutputFormat(str, Enum):
     conll = "conll"
     jsonl = "jsonl"
     inline = "inline"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tagger")
+    except PackageNotFoundError:  # run from a copy of the package on PYTHONPATH, never installed
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tagger {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print tagger's version and exit.")] = False,
+) -> None:
+    pass  # the options of `tagger` itself; --version acts in its callback, before any command
 
 
 def _fail(error: TaggerError) -> typer.Exit:

@@ -551,3 +551,41 @@ def test_train_errors_name_the_data_as_the_user_gave_it(tmp_path, monkeypatch):
     Path("bad.txt").write_text("Ada B-PER\nBrandt\n\n", encoding="utf-8")
     result = invoke("train", "--data", "bad.txt", "--model", "m")
     assert result.exit_code == 2 and result.stderr.startswith("error: bad.txt:2: one column")
+
+
+def _commands():
+    """(arguments, click command, context) for `tagger` itself and for each of its commands, found
+    from the app, so that commands and options added later are checked too."""
+    import typer
+
+    group = typer.main.get_command(app)
+    group_context = group.make_context("tagger", [], resilient_parsing=True)
+    yield [], group, group_context
+    for name, command in group.commands.items():
+        yield [name], command, command.make_context(name, [], parent=group_context, resilient_parsing=True)
+
+
+def _help(arguments: list[str]) -> str:
+    result = runner.invoke(app, [*arguments, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_version_prints_tagger_and_its_version_without_loading_torch_in_a_real_process():
+    from importlib.metadata import version
+
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "tagger", "--version"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"tagger {version('tagger')}\n"
+    imported = re.findall(r"^import time:.*\|\s*(\S+)$", result.stderr, re.M)
+    assert "tagger.cli" in imported
+    assert not [name for name in imported if name.split(".")[0] in ("torch", "datasets")]
+
+
+@pytest.mark.parametrize("arguments", [arguments for arguments, _, _ in _commands()], ids=" ".join)
+def test_dash_h_is_help(arguments):
+    result = runner.invoke(app, [*arguments, "-h"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout == _help(arguments)
+    assert result.stdout.lstrip().startswith("Usage: ")
