@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperOption
 
 from tagger.config import ModelConfig, Runtime, TrainConfig
 from tagger.errors import TaggerError
@@ -26,6 +27,12 @@ from tagger.errors import TaggerError
 app = typer.Typer(help="Train, evaluate and run a Bi-LSTM named-entity tagger on CoNLL data.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
+
+# Typer's rich help gives every option its type, a flag's too: `--json <bool>` reads as if the
+# flag took a value, and `--json true` fails. Its plain help, like click's, gives a flag none;
+# so does the rich help from here on, for --help and for every flag a command has or gains.
+_display_type_rich = TyperOption.display_type_rich
+TyperOption.display_type_rich = lambda option, ctx: None if option.is_flag else _display_type_rich(option, ctx)
 
 TRAINING, MODEL, RUNTIME = TrainConfig(), ModelConfig(), Runtime()
 ModelOption = Annotated[Path | None, typer.Option("--model", help="Model directory. Default: $TAGGER_MODEL, else "
@@ -308,8 +315,8 @@ def predict(
     model: ModelOption = None,
     input_file: Annotated[Path | None, typer.Option("--input", help="Read this file instead of stdin.",
                                                        rich_help_panel="Input")] = None,
-    tokenized: Annotated[bool, typer.Option(help="Each line is one sentence of space-separated tokens.",
-                                            rich_help_panel="Input")] = False,
+    tokenized: Annotated[bool, typer.Option("--tokenized", help="Each line is one sentence of space-separated "
+                                            "tokens.", rich_help_panel="Input")] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="conll: token<TAB>tag; jsonl: "
                              "a JSON object per sentence; inline: [text](TYPE).",
                              rich_help_panel="Output")] = OutputFormat.conll,

@@ -589,3 +589,20 @@ def test_dash_h_is_help(arguments):
     assert result.exit_code == 0, result.output
     assert result.stdout == _help(arguments)
     assert result.stdout.lstrip().startswith("Usage: ")
+
+
+def test_help_shows_flags_as_flags_with_no_value_after_them():
+    """A flag's row holds its names, then its help: no `<bool>` (or any other metavar) between,
+    which would read as if the flag took a value."""
+    flags = set()
+    for arguments, command, context in _commands():
+        rows = _help(arguments).splitlines()
+        for option in command.get_params(context):
+            if not getattr(option, "is_flag", False):
+                continue
+            name = max(option.opts, key=len)
+            flags.add(name)
+            row = next(row for row in rows if re.match(rf"│ {re.escape(name)}\s", row))
+            names = row.split(option.help.split()[0])[0] if option.help else row
+            assert all(word.startswith("-") for word in names.strip("│ ").split()), (arguments, row)
+    assert {"--help", "--version", "--json", "--errors", "--tokenized", "--resume", "--overwrite"} <= flags
