@@ -24,6 +24,8 @@ from typer.core import TyperOption
 from tagger.config import ModelConfig, Runtime, TrainConfig
 from tagger.errors import TaggerError
 
+# Help texts are rich markup, where [word] is a tag and vanishes: a bracket meant as one is
+# written \\[ (tests/test_cli.py checks that every help text shows whole).
 app = typer.Typer(help="Train, evaluate and run a Bi-LSTM named-entity tagger on CoNLL data.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
@@ -318,7 +320,7 @@ def predict(
     tokenized: Annotated[bool, typer.Option("--tokenized", help="Each line is one sentence of space-separated "
                                             "tokens.", rich_help_panel="Input")] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="conll: token<TAB>tag; jsonl: "
-                             "a JSON object per sentence; inline: [text](TYPE).",
+                             "a JSON object per sentence; inline: \\[text](TYPE).",
                              rich_help_panel="Output")] = OutputFormat.conll,
     min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Leave out entities the model gives a "
                          "lower probability than this (jsonl shows each entity's score).",

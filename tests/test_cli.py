@@ -571,6 +571,11 @@ def _help(arguments: list[str]) -> str:
     return result.stdout
 
 
+def _flattened(text: str) -> str:
+    """Help text without the panels' borders and line breaks, as one line of words."""
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
+
+
 def test_version_prints_tagger_and_its_version_without_loading_torch_in_a_real_process():
     from importlib.metadata import version
 
@@ -606,3 +611,16 @@ def test_help_shows_flags_as_flags_with_no_value_after_them():
             names = row.split(option.help.split()[0])[0] if option.help else row
             assert all(word.startswith("-") for word in names.strip("│ ").split()), (arguments, row)
     assert {"--help", "--version", "--json", "--errors", "--tokenized", "--resume", "--overwrite"} <= flags
+
+
+def test_help_texts_render_whole():
+    """Help is shown as written: rich markup would eat a [word] (a tag to it), so a help text that
+    means brackets escapes them (`\\[`), and shows them here."""
+    for arguments, command, context in _commands():
+        shown = _flattened(_help(arguments))
+        texts = [paragraph for paragraph in (command.help or "").split("\n\n") if paragraph]
+        texts += [option.help for option in command.get_params(context) if option.help]
+        for text in texts:
+            assert _flattened(text.replace("\\[", "[")) in shown, (arguments, text)
+    predict_help = _flattened(_help(["predict"]))
+    assert "inline: [text](TYPE)." in predict_help and "[default: conll]" in predict_help
