@@ -19,12 +19,23 @@ from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
+from typer.core import TyperOption
 
 from tagger.config import PREDICT_BATCH_TOKENS, ModelConfig, Runtime, TrainConfig
 from tagger.errors import TaggerError
 
+# Help texts are rich markup, where [word] is a tag and vanishes: a bracket meant as one is
+# written \\[ (tests/test_cli.py checks that every help text shows whole).
 app = typer.Typer(help="Train, evaluate and run a Bi-LSTM named-entity tagger on CoNLL data.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+
+# Typer's rich help gives every option its type, a flag's too: `--json <bool>` reads as if the
+# flag took a value, and `--json true` fails. Its plain help, like click's, gives a flag none;
+# so does the rich help from here on, for --help and for every flag a command has or gains.
+_display_type_rich = getattr(TyperOption, "display_type_rich", None)  # absent: nothing to correct
+if _display_type_rich is not None:
+    TyperOption.display_type_rich = lambda option, ctx: None if option.is_flag else _display_type_rich(option, ctx)
 
 TRAINING, MODEL, RUNTIME = TrainConfig(), ModelConfig(), Runtime()
 ModelOption = Annotated[Path | None, typer.Option("--model", help="Model directory. Default: $TAGGER_MODEL, else "
@@ -67,6 +78,29 @@ class OutputFormat(str, Enum):
     conll = "conll"
     jsonl = "jsonl"
     inline = "inline"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tagger")
+    except PackageNotFoundError:  # run from a copy of the package on PYTHONPATH, never installed
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tagger {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print tagger's version and exit.")] = False,
+) -> None:
+    pass  # the options of `tagger` itself; --version acts in its callback, before any command
 
 
 def _fail(error: TaggerError) -> typer.Exit:
@@ -298,7 +332,7 @@ def predict(
                                             rich_help_panel="Input")] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="conll: token<TAB>tag (CoNLL input: "
                              "its rows with the tag added as a last column); jsonl: a JSON object per sentence; "
-                             "inline: [text](TYPE); html: one page to open in a browser.",
+                             "inline: \\[text](TYPE); html: one page to open in a browser.",
                              rich_help_panel="Output")] = OutputFormat.conll,
     min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Leave out entities the model gives a "
                          "lower probability than this (jsonl shows each entity's score).",
