@@ -623,4 +623,4 @@ def test_help_texts_render_whole():
         for text in texts:
             assert _flattened(text.replace("\\[", "[")) in shown, (arguments, text)
     predict_help = _flattened(_help(["predict"]))
-    assert "inline: [text](TYPE)." in predict_help and "[default: conll]" in predict_help
+    assert "inline: [text](TYPE);" in predict_help and "[default: conll]" in predict_help
