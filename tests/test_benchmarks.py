@@ -63,3 +63,8 @@ def test_tokenizer_benchmark_counts_sentences_and_tokens(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", train=10, dev=0)
     output = run_script("tokenizer.py", "--text", str(corpus / "train.txt"), "--runs", "1")
     assert output.startswith("10 sentences, ") and "CoNLL's own tokens for 10, kept as one sentence 10;" in output
+
+
+def test_latency_benchmark_times_each_line(small_model):
+    output = run_script("latency.py", "--model", str(small_model), "--lines", "3", "--pause", "0.1")
+    assert output.startswith("3 lines: median ") and "ms from a line's write to its tags" in output
