@@ -129,7 +129,7 @@ class Tagger:
         """A Doc per sentence of tokens, its text the tokens joined by spaces."""
         _refuse_strings(sentences)
         documents = ((" ".join(tokens), [_joined(tokens)]) for tokens in sentences)
-        return [Doc(text, sentences, tagged) for (text, sentences), tagged
+        return [Doc(text, split, tagged) for (text, split), tagged
                 in tag_in_batches(self, documents, lambda document: document[1], batch_size)]
 
     def tag(self, sentences: Sequence[Sequence[str]], with_probabilities: bool = True) -> list[Tagged]:
