@@ -73,8 +73,8 @@ def test_eval_errors_break_down_every_entity(model_fixture, request):
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)
     totals = metrics["errors"]["totals"]
-    assert set(totals) == {"correct", "wrong type", "wrong boundary", "both wrong", "missed", "spurious"}
-    gold_entities = totals["correct"] + totals["wrong type"] + totals["wrong boundary"] + totals["both wrong"] \
+    assert set(totals) == {"correct", "wrong_type", "wrong_boundary", "both_wrong", "missed", "spurious"}
+    gold_entities = totals["correct"] + totals["wrong_type"] + totals["wrong_boundary"] + totals["both_wrong"] \
         + totals["missed"]
     assert gold_entities == metrics["support"]
     assert totals["correct"] == round(metrics["recall"] * metrics["support"])
