@@ -120,7 +120,7 @@ def error_tables(report: ErrorReport) -> list[Table | str]:
     errors = [error for category in ERROR_CATEGORIES for error in report.errors[category][:EXAMPLES_PER_CATEGORY]]
     if not errors:
         return [counts, "No errors."]
-    examples = Table(title=escape("Examples of errors ([text](TYPE) marks an entity)"),
+    examples = Table(title=escape("Examples of errors ([text](TYPE) marks an entity; eval --html lists them all)"),
                      title_justify="left", show_lines=True)
     for column in ("outcome", "sentence", "gold", "predicted"):
         examples.add_column(column)
