@@ -282,8 +282,11 @@ def evaluate(
     model: ModelOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     errors: Annotated[bool, typer.Option("--errors", help="Also break every entity down into correct, wrong "
-                                         "type, wrong boundary, both wrong, missed and spurious, with "
-                                         "examples.")] = False,
+                                         "type, wrong boundary, both wrong, missed and spurious, with a few "
+                                         "examples of each (--json lists every error).")] = False,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write every error, in its sentence as gold "
+                                              "and as predicted, to this HTML page (implies --errors); it "
+                                              "opens offline in any browser.", show_default=False)] = None,
     device: DeviceOption = RUNTIME.device,
 ) -> None:
     """Evaluate a saved model: entity precision, recall and F1, overall and per type."""
@@ -292,9 +295,12 @@ def evaluate(
     from tagger.sources import Source
 
     _quiet_datasets()
+    if html is not None:
+        _check_can_write_report(html)
     try:
         source = Source(data, tokens_column=tokens_column, tags_column=tags_column)
-        result = evaluate_saved(model or model_dir_to_read(), source, split, device, with_errors=errors)
+        model = model or model_dir_to_read()
+        result = evaluate_saved(model, source, split, device, with_errors=errors or html is not None)
     except TaggerError as error:
         raise _fail(error) from None
     if result.unseen_types:
@@ -302,14 +308,20 @@ def evaluate(
                    f"{', '.join(result.unseen_types)}; their entities count as missed", err=True)
     if result.metrics.support == 0:
         typer.echo(f"warning: {source.location}: the gold tags hold no entities, so every figure is 0", err=True)
+    where = source.location if result.split is None else f"{source.location} ({result.split})"
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
-        return
+    else:
+        _show_evaluation(result, where)
+    if html is not None:
+        _write_report(html, result, where, model)
+
+
+def _show_evaluation(result, where: str) -> None:
     from rich.console import Console
 
     from tagger.render import error_tables, metrics_table
 
-    where = source.location if result.split is None else f"{source.location} ({result.split})"
     console = Console()
     sentences = "sentence" if result.sentences == 1 else "sentences"
     console.print(f"{where}: {result.sentences:,} {sentences}, {result.tokens:,} tokens, tagged in "
@@ -317,6 +329,31 @@ def evaluate(
     console.print(metrics_table(result.metrics, "Entity precision, recall and F1 (seqeval)"))
     if result.errors is not None:
         console.print(*error_tables(result.errors))
+
+
+def _check_can_write_report(path: Path) -> None:
+    """Refuse a report path that cannot be written before the model runs, not after."""
+    from tagger.files import check_can_replace
+
+    try:
+        check_can_replace(path)
+    except OSError as error:
+        raise _fail(TaggerError(f"{path}: cannot write the report there ({error.strerror or error}); choose "
+                                "another --html")) from None
+
+
+def _write_report(path: Path, result, where: str, model: Path) -> None:
+    from tagger.files import write_text_replacing
+    from tagger.html import error_page
+
+    summary = (f"Model {model}: {result.sentences:,} sentences, {result.tokens:,} tokens; entity F1 "
+               f"{100 * result.metrics.f1:.2f} (precision {100 * result.metrics.precision:.2f}, recall "
+               f"{100 * result.metrics.recall:.2f})")
+    try:
+        write_text_replacing(path, error_page(result.errors, f"Entity errors: {where}", summary))
+    except OSError as error:
+        raise _fail(TaggerError(f"{path}: could not write the report ({error.strerror or error})")) from None
+    typer.echo(f"Every error written to {path}; open it in any browser", err=True)
 
 
 @app.command()

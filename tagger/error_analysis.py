@@ -1,5 +1,5 @@
 """Where the entity errors are: every gold entity, and every predicted one that meets no gold
-entity, put in exactly one category, with examples in context."""
+entity, put in exactly one category; every error kept with its sentence, for the HTML report."""
 
 from __future__ import annotations
 
@@ -9,23 +9,37 @@ from dataclasses import asdict, dataclass, field
 
 from tagger.entities import Entity, entities
 
-CATEGORIES = ("correct", "wrong type", "wrong boundary", "both wrong", "missed", "spurious")
-EXAMPLES_PER_CATEGORY = 3
-CONTEXT_TOKENS = 5  # tokens shown on each side of an example
+CATEGORIES = ("correct", "wrong_type", "wrong_boundary", "both_wrong", "missed", "spurious")
+ERROR_CATEGORIES = CATEGORIES[1:]
+
+
+def label(category: str) -> str:
+    """The category as people read it: `wrong type`."""
+    return category.replace("_", " ")
 
 
 @dataclass(frozen=True)
-class Example:
+class EntityError:
+    """A gold entity the model got wrong, or a predicted entity that meets no gold entity, with
+    its whole sentence read both ways."""
+
+    category: str
+    entity: Entity  # the gold entity (the predicted one for spurious)
     sentence: int  # index of the sentence in the data
-    type: str  # the gold entity's type (the predicted one's for spurious)
-    gold: str  # the context with gold entities marked [text](TYPE)
-    predicted: str  # the same context with predicted entities marked
+    tokens: tuple[str, ...]
+    gold: tuple[Entity, ...]  # every gold entity of the sentence
+    predicted: tuple[Entity, ...]  # every predicted entity of the sentence
+
+    def to_dict(self) -> dict:
+        return {"sentence": self.sentence, **asdict(self.entity), "tokens": list(self.tokens),
+                "gold": [asdict(entity) for entity in self.gold],
+                "predicted": [asdict(entity) for entity in self.predicted]}
 
 
 @dataclass
 class ErrorReport:
     counts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # type -> category -> n
-    examples: dict[str, list[Example]] = field(default_factory=lambda: {name: [] for name in CATEGORIES})
+    errors: dict[str, list[EntityError]] = field(default_factory=lambda: {name: [] for name in ERROR_CATEGORIES})
 
     def totals(self) -> Counter:
         return sum(self.counts.values(), Counter())
@@ -34,8 +48,8 @@ class ErrorReport:
         return {"counts": {name: {category: counts[category] for category in CATEGORIES}
                            for name, counts in sorted(self.counts.items())},
                 "totals": {category: self.totals()[category] for category in CATEGORIES},
-                "examples": {category: [asdict(example) for example in examples]
-                             for category, examples in self.examples.items()}}
+                "entities": {category: [error.to_dict() for error in errors]
+                             for category, errors in self.errors.items()}}
 
 
 def analyse(sentences: Sequence[Sequence[str]], gold: Sequence[Sequence[str]],
@@ -49,17 +63,20 @@ def analyse(sentences: Sequence[Sequence[str]], gold: Sequence[Sequence[str]],
     """
     report = ErrorReport()
     for index, (tokens, gold_tags, predicted_tags) in enumerate(zip(sentences, gold, predicted)):
-        gold_entities, predicted_entities = entities(gold_tags), entities(predicted_tags)
+        gold_entities, predicted_entities = tuple(entities(gold_tags)), tuple(entities(predicted_tags))
         met: set[Entity] = set()
+        found: list[tuple[str, Entity]] = []
         for entity in gold_entities:
             overlapping = [other for other in predicted_entities
                            if other.start < entity.end and entity.start < other.end]
             met.update(overlapping)
-            category = _category(entity, overlapping)
-            _count(report, category, entity, overlapping, index, tokens, gold_entities, predicted_entities)
-        for entity in predicted_entities:
-            if entity not in met:
-                _count(report, "spurious", entity, [entity], index, tokens, gold_entities, predicted_entities)
+            found.append((_category(entity, overlapping), entity))
+        found += [("spurious", entity) for entity in predicted_entities if entity not in met]
+        for category, entity in found:
+            report.counts[entity.type][category] += 1
+            if category != "correct":
+                report.errors[category].append(EntityError(category, entity, index, tuple(tokens), gold_entities,
+                                                           predicted_entities))
     return report
 
 
@@ -68,26 +85,5 @@ def _category(gold: Entity, overlapping: list[Entity]) -> str:
         return "missed"
     same_span = [other for other in overlapping if (other.start, other.end) == (gold.start, gold.end)]
     if same_span:
-        return "correct" if same_span[0].type == gold.type else "wrong type"
-    return "wrong boundary" if any(other.type == gold.type for other in overlapping) else "both wrong"
-
-
-def _count(report: ErrorReport, category: str, entity: Entity, related: list[Entity], index: int,
-           tokens: Sequence[str], gold: list[Entity], predicted: list[Entity]) -> None:
-    report.counts[entity.type][category] += 1
-    examples = report.examples[category]
-    if len(examples) < EXAMPLES_PER_CATEGORY:
-        first = max(0, min(other.start for other in [entity, *related]) - CONTEXT_TOKENS)
-        last = min(len(tokens), max(other.end for other in [entity, *related]) + CONTEXT_TOKENS)
-        examples.append(Example(index, entity.type, _marked(tokens, first, last, gold),
-                                _marked(tokens, first, last, predicted)))
-
-
-def _marked(tokens: Sequence[str], first: int, last: int, spans: list[Entity]) -> str:
-    """Tokens `first` to `last` with the entities among them written as [text](TYPE)."""
-    words = list(tokens[first:last])
-    for entity in reversed(spans):
-        start, end = max(entity.start, first) - first, min(entity.end, last) - first
-        if start < end:
-            words[start:end] = [f"[{' '.join(words[start:end])}]({entity.type})"]
-    return ("… " if first > 0 else "") + " ".join(words) + (" …" if last < len(tokens) else "")
+        return "correct" if same_span[0].type == gold.type else "wrong_type"
+    return "wrong_boundary" if any(other.type == gold.type for other in overlapping) else "both_wrong"

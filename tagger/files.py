@@ -1,12 +1,14 @@
 """Files written durably (flushed to disk before they count as written), the primitives the
-model directory's atomic saves are built from."""
+model directory's atomic saves are built from, and whole files replaced atomically."""
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -47,3 +49,31 @@ def write_json(path: Path, data: dict) -> None:
         file.write("\n")
         file.flush()
         os.fsync(file.fileno())
+
+
+def check_can_replace(path: Path) -> None:
+    """Check, by writing there, that `write_text_replacing` can put a file at `path`: its
+    directory exists and takes new files, and `path` is not a directory. Raises OSError."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(descriptor)
+    os.unlink(temporary)
+
+
+def write_text_replacing(path: Path, text: str) -> None:
+    """Write `text` to `path` as UTF-8, durably and atomically: a reader sees the old file or
+    the new one whole, never a part. Raises OSError."""
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(descriptor, 0o666 & ~umask())  # mkstemp's file is private; a report is as any file written
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -12,11 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from tagger.error_analysis import CATEGORIES, ErrorReport
+from tagger.entities import Entity
+from tagger.error_analysis import CATEGORIES, ERROR_CATEGORIES, EntityError, ErrorReport, label
 from tagger.metrics import Metrics
 from tagger.run import Finished, Record, Started, Stopped
 from tagger.training import Epoch, Step
 
+EXAMPLES_PER_CATEGORY = 3  # the terminal shows a taste of each kind; the HTML report has every error
+CONTEXT_TOKENS = 5  # tokens shown on each side of an example
 COLUMNS = ("epoch", "loss", "dev P", "dev R", "dev F1", "time", "tokens/s")
 
 
@@ -103,27 +106,47 @@ def metrics_table(metrics: Metrics, title: str) -> Table:
 
 
 def error_tables(report: ErrorReport) -> list[Table | str]:
-    """Entity counts per type and outcome, and a few examples of each kind of error."""
+    """Entity counts per type and outcome, and the first few errors of each kind in context."""
     counts = Table(title="Entities by outcome (spurious: predicted entities that meet no gold one)",
                    title_justify="left")
     counts.add_column("type")
     for category in CATEGORIES:
-        counts.add_column(category, justify="right")
+        counts.add_column(label(category), justify="right")
     for name, by_category in sorted(report.counts.items()):
         counts.add_row(name, *(f"{by_category[category]:,}" for category in CATEGORIES))
     counts.add_section()
     totals = report.totals()
     counts.add_row("all", *(f"{totals[category]:,}" for category in CATEGORIES), style="bold")
-    errors = [(category, example) for category in CATEGORIES[1:] for example in report.examples[category]]
+    errors = [error for category in ERROR_CATEGORIES for error in report.errors[category][:EXAMPLES_PER_CATEGORY]]
     if not errors:
         return [counts, "No errors."]
-    examples = Table(title=escape("Examples of errors ([text](TYPE) marks an entity)"), title_justify="left",
-                     show_lines=True)
+    examples = Table(title=escape("Examples of errors ([text](TYPE) marks an entity; eval --html lists them all)"),
+                     title_justify="left", show_lines=True)
     for column in ("outcome", "sentence", "gold", "predicted"):
         examples.add_column(column)
-    for category, example in errors:
-        examples.add_row(category, str(example.sentence), Text(example.gold), Text(example.predicted))
+    for error in errors:
+        examples.add_row(label(error.category), str(error.sentence), *map(Text, in_context(error)))
     return [counts, examples]
+
+
+def in_context(error: EntityError) -> tuple[str, str]:
+    """The error's entity and those overlapping it, with a few tokens either side, read as gold
+    and as predicted, each entity written [text](TYPE)."""
+    involved = [error.entity, *(other for other in error.gold + error.predicted
+                                if other.start < error.entity.end and error.entity.start < other.end)]
+    first = max(0, min(entity.start for entity in involved) - CONTEXT_TOKENS)
+    last = min(len(error.tokens), max(entity.end for entity in involved) + CONTEXT_TOKENS)
+    return (_marked(error.tokens, first, last, error.gold), _marked(error.tokens, first, last, error.predicted))
+
+
+def _marked(tokens: Sequence[str], first: int, last: int, spans: Sequence[Entity]) -> str:
+    """Tokens `first` to `last` with the entities among them written as [text](TYPE)."""
+    words = list(tokens[first:last])
+    for entity in reversed(spans):
+        start, end = max(entity.start, first) - first, min(entity.end, last) - first
+        if start < end:
+            words[start:end] = [f"[{' '.join(words[start:end])}]({entity.type})"]
+    return ("… " if first > 0 else "") + " ".join(words) + (" …" if last < len(tokens) else "")
 
 
 def _pct(fraction: float) -> str:

@@ -73,8 +73,8 @@ def test_eval_errors_break_down_every_entity(model_fixture, request):
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)
     totals = metrics["errors"]["totals"]
-    assert set(totals) == {"correct", "wrong type", "wrong boundary", "both wrong", "missed", "spurious"}
-    gold_entities = totals["correct"] + totals["wrong type"] + totals["wrong boundary"] + totals["both wrong"] \
+    assert set(totals) == {"correct", "wrong_type", "wrong_boundary", "both_wrong", "missed", "spurious"}
+    gold_entities = totals["correct"] + totals["wrong_type"] + totals["wrong_boundary"] + totals["both_wrong"] \
         + totals["missed"]
     assert gold_entities == metrics["support"]
     assert totals["correct"] == round(metrics["recall"] * metrics["support"])
@@ -82,6 +82,52 @@ def test_eval_errors_break_down_every_entity(model_fixture, request):
     assert table.exit_code == 0 and "Entities by outcome" in table.output
     counts = re.search(r"^│ all\s+│\s+([\d,]+) │", table.output, re.M)
     assert counts and int(counts.group(1).replace(",", "")) == totals["correct"]
+
+
+def test_eval_html_writes_every_error_in_one_page_with_the_counts(trained, tmp_path):
+    from test_html import Page, assert_self_contained
+
+    corpus, model, _ = trained
+    # Gold the model cannot match: its places called organisations, its people no one, Monday an organisation
+    lines = (corpus / "test.txt").read_text(encoding="utf-8").splitlines(keepends=True)
+    wrong = [line.replace("-LOC\n", "-ORG\n").replace("B-PER\n", "O\n").replace("I-PER\n", "O\n")
+             .replace("Monday X X O", "Monday X X B-ORG") for line in lines]
+    gold = tmp_path / "wrong-gold.txt"
+    gold.write_text("".join(wrong), encoding="utf-8")
+    report = tmp_path / "report.html"
+    report.write_text("an older report", encoding="utf-8")
+    result = invoke("eval", "--data", gold, "--model", model, "--json", "--html", report)  # --errors implied
+    assert result.exit_code == 0, result.output
+    errors = json.loads(result.stdout)["errors"]  # stdout is still one JSON object
+    assert result.stderr == f"Every error written to {report}; open it in any browser\n"
+    markup = report.read_text(encoding="utf-8")
+    page = Page(markup)
+    assert_self_contained(markup, page)
+    categories = ["correct", "wrong_type", "wrong_boundary", "both_wrong", "missed", "spurious"]
+    assert page.rows[-1] == ["all", *(f"{errors['totals'][category]:,}" for category in categories)]
+    assert page.rows[1:-1] == [[name, *(f"{counts[category]:,}" for category in categories)]
+                               for name, counts in errors["counts"].items()]
+    listed = [error for category in categories[1:] for error in errors["entities"][category]]
+    assert len(listed) == sum(errors["totals"][category] for category in categories[1:])
+    assert min(errors["totals"][category] for category in ("wrong_type", "missed", "spurious")) > 3
+    focused = [(mark.text, mark.label) for mark in page.marks if "focus" in mark.attributes["class"]]
+    for error in listed:
+        assert (" ".join(error["tokens"][error["start"]:error["end"]]), error["type"]) in focused
+    assert page.errors == [f"sentence {error['sentence']}" for error in listed]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["report.html", "wrong-gold.txt"]  # no temporary
+
+
+@pytest.mark.parametrize("where", ["missing/report.html", "a-directory", "read-only/report.html"])
+def test_eval_refuses_a_report_it_cannot_write_before_the_model_runs(tmp_path, make_unwritable, where):
+    (tmp_path / "a-directory").mkdir()
+    if where.startswith("read-only"):
+        (tmp_path / "read-only").mkdir()
+        make_unwritable(tmp_path / "read-only")
+    result = invoke("eval", "--model", tmp_path / "no-model", "--html", tmp_path / where)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {tmp_path / where}: cannot write the report there (")
+    assert result.stderr.endswith("; choose another --html\n") and len(result.stderr.splitlines()) == 1
+    assert result.stdout == ""
 
 
 def test_eval_warns_of_tags_the_model_never_saw_and_counts_them_as_missed(trained, tmp_path):

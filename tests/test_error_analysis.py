@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from tagger.entities import Entity
 from tagger.error_analysis import CATEGORIES, analyse
 from tagger.metrics import entity_metrics
+from tagger.render import EXAMPLES_PER_CATEGORY, error_tables, in_context
 
 TOKENS = ["Ada", "Brandt", "of", "Norvik", "Bank", "met", "Lina", "in", "Port", "Arlo", "today"]
 GOLD = ["B-PER", "I-PER", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"]
 CASES = {  # category of the first gold entity (or of the prediction) -> a prediction showing it
     "correct": ["B-PER", "I-PER", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"],
-    "wrong type": ["B-ORG", "I-ORG", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"],
-    "wrong boundary": ["B-PER", "I-PER", "I-PER", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"],
-    "both wrong": ["O", "B-LOC", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"],
+    "wrong_type": ["B-ORG", "I-ORG", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"],
+    "wrong_boundary": ["B-PER", "I-PER", "I-PER", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"],
+    "both_wrong": ["O", "B-LOC", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"],
     "missed": ["O", "O", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"],
 }
 
@@ -36,18 +38,35 @@ def test_a_prediction_meeting_no_gold_entity_is_spurious():
 
 
 def test_examples_show_both_readings_in_context():
-    report = analyse([TOKENS], [GOLD], [CASES["both wrong"]])
-    [example] = report.examples["both wrong"]
-    assert example.sentence == 0 and example.type == "PER"
-    assert example.gold.startswith("[Ada Brandt](PER) of [Norvik Bank](ORG)")
-    assert example.predicted.startswith("Ada [Brandt](LOC) of [Norvik Bank](ORG)")
-    assert example.gold.endswith(" …")  # the sentence goes on past the context shown
+    report = analyse([TOKENS], [GOLD], [CASES["both_wrong"]])
+    [error] = report.errors["both_wrong"]
+    assert error.sentence == 0 and error.entity == Entity("PER", 0, 2) and error.tokens == tuple(TOKENS)
+    assert error.gold[:2] == (Entity("PER", 0, 2), Entity("ORG", 3, 5))
+    assert error.predicted[:2] == (Entity("LOC", 1, 2), Entity("ORG", 3, 5))
+    gold, predicted = in_context(error)
+    assert gold.startswith("[Ada Brandt](PER) of [Norvik Bank](ORG)")
+    assert predicted.startswith("Ada [Brandt](LOC) of [Norvik Bank](ORG)")
+    assert gold.endswith(" …")  # the sentence goes on past the context shown
+
+
+def test_every_error_is_kept_and_the_terminal_shows_a_few():
+    report = analyse([TOKENS] * 7, [GOLD] * 7, [CASES["missed"]] * 7)
+    assert [error.sentence for error in report.errors["missed"]] == list(range(7))
+    missed = report.to_dict()["entities"]["missed"]
+    assert len(missed) == 7 and missed[6] == {
+        "sentence": 6, "type": "PER", "start": 0, "end": 2, "tokens": TOKENS,
+        "gold": [{"type": name, "start": start, "end": end}
+                 for name, start, end in (("PER", 0, 2), ("ORG", 3, 5), ("PER", 6, 7), ("LOC", 8, 10))],
+        "predicted": [{"type": name, "start": start, "end": end}
+                      for name, start, end in (("ORG", 3, 5), ("PER", 6, 7), ("LOC", 8, 10))]}
+    _, examples = error_tables(report)
+    assert examples.row_count == EXAMPLES_PER_CATEGORY < 7
 
 
 def test_one_prediction_over_two_gold_entities_counts_for_both():
     predicted = ["B-PER", "I-PER", "I-PER", "I-PER", "I-PER", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"]
     report = analyse([TOKENS], [GOLD], [predicted])
-    assert report.counts["PER"]["wrong boundary"] == 1 and report.counts["ORG"]["both wrong"] == 1
+    assert report.counts["PER"]["wrong_boundary"] == 1 and report.counts["ORG"]["both_wrong"] == 1
     assert report.totals()["spurious"] == 0
 
 
