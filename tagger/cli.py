@@ -12,7 +12,7 @@ import shlex
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -78,6 +78,7 @@ class OutputFormat(str, Enum):
     conll = "conll"
     jsonl = "jsonl"
     inline = "inline"
+    html = "html"
 
 
 def _version() -> str:
@@ -381,32 +382,21 @@ def predict(
     """Tag raw UTF-8 text from stdin (or --input), streaming, and write it to stdout."""
     from tagger.config import model_dir_to_read
     from tagger.device import resolve_device
-    from tagger.formats import FORMATS
+    from tagger.formats import FORMATS, progress_on_terminal, write_tagged
     from tagger.memory import keep_heap_flat
-    from tagger.predict import Doc, Tagger, tag_in_batches
-    from tagger.text import Input, read_lines
+    from tagger.predict import Tagger
 
     if tokenized and input_format not in (InputFormat.text, InputFormat.tokenized):
         raise _fail(TaggerError(f"--tokenized and --input-format {input_format.value} both given; give one"))
     reading_stdin = input_file is None or str(input_file) == "-"
-    name = "<stdin>" if reading_stdin else str(input_file)
     keep_heap_flat()  # so memory does not grow with the length of the stream
     try:
         stream = _open_input(None if reading_stdin else input_file)
         tagger = Tagger.load(model or model_dir_to_read(), resolve_device(device))
-        source = Input(stream)
-        lines = read_lines(source, name, "tokenized" if tokenized else input_format.value)
-        output = FORMATS[output_format.value]
-        with stream, _progress() as advance:
-            sys.stdout.write(output.first())
-            for line, tagged in tag_in_batches(tagger, lines, lambda line: line.sentences, batch_size, source.waiting):
-                sys.stdout.writelines(output.write(line, Doc(line.text, line.sentences,
-                                                             [t.without_entities_below(min_score) for t in tagged])))
-                advance(line)
-                if not source.waiting():  # a live stream: show what is tagged before waiting for more
-                    sys.stdout.flush()
-            sys.stdout.write(output.last())
-            sys.stdout.flush()
+        with stream, progress_on_terminal() as advance:
+            write_tagged(tagger, stream, "<stdin>" if reading_stdin else str(input_file),
+                         "tokenized" if tokenized else input_format.value, FORMATS[output_format.value], sys.stdout,
+                         min_score=min_score, batch_size=batch_size, advance=advance)
     except TaggerError as error:
         raise _fail(error) from None
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
@@ -437,26 +427,3 @@ def _open_input(path: Path | None) -> BinaryIO:
 def _drop_unwritten_output() -> None:
     """Point stdout at /dev/null, so that the exit's flush of what could not be written fails no more."""
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-@contextmanager
-def _progress() -> Iterator[Callable[[object], None]]:
-    """A live count of lines and tokens tagged, on stderr when it is a terminal and the output goes
-    elsewhere; otherwise nothing."""
-    if not sys.stderr.isatty() or sys.stdout.isatty():
-        yield lambda line: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("tagged {task.completed:,.0f} lines, {task.fields[tokens]:,} tokens"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True,
-                  redirect_stdout=False) as progress:
-        task = progress.add_task("", total=None, tokens=0)
-        counted = {"tokens": 0}
-
-        def advance(line) -> None:
-            counted["tokens"] += sum(len(sentence.tokens) for sentence in line.sentences)
-            progress.update(task, advance=1, tokens=counted["tokens"])
-
-        yield advance

@@ -1,14 +1,18 @@
-"""The output formats of `tagger predict`: conll, jsonl, inline and html, each written a line of
-input at a time."""
+"""What `tagger predict` writes: the tagged input, a line at a time, in one of its formats (conll,
+jsonl, inline, html), and a progress line on a terminal."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import BinaryIO, TextIO
 
-from tagger.predict import Doc
-from tagger.text import DOCSTART, Line
+from tagger import html
+from tagger.predict import Doc, Tagger, tag_in_batches
+from tagger.text import DOCSTART, Input, Line, read_lines
 
 
 @dataclass(frozen=True)
@@ -69,4 +73,50 @@ def format_inline(line: Line, doc: Doc) -> Iterator[str]:
     yield "".join(parts)
 
 
-FORMATS = {"conll": Format(format_conll), "jsonl": Format(format_jsonl), "inline": Format(format_inline)}
+def format_html(line: Line, doc: Doc) -> Iterator[str]:
+    """The line as a paragraph of a page, each entity highlighted, its score on hover."""
+    text = doc.text.rstrip("\r\n")  # a paragraph is a line already
+    yield html.paragraph(text, [(span.start, span.end, span.type, span.score) for span in doc.entities])
+
+
+FORMATS = {"conll": Format(format_conll), "jsonl": Format(format_jsonl), "inline": Format(format_inline),
+           "html": Format(format_html, lambda: html.page_start("Entities found by tagger"), html.page_end)}
+
+
+def write_tagged(tagger: Tagger, stream: BinaryIO, name: str, input_format: str, output: Format, out: TextIO, *,
+                 min_score: float = 0.0, batch_size: int, advance: Callable[[Line], None] = lambda line: None) -> None:
+    """Tag `stream` (named `name` in errors) and write it to `out` as it goes: a line is written,
+    and flushed, as soon as no more input is waiting, so a live stream is answered line by line."""
+    source = Input(stream)
+    lines = read_lines(source, name, input_format)
+    out.write(output.first())
+    for line, tagged in tag_in_batches(tagger, lines, lambda line: line.sentences, batch_size, source.waiting):
+        out.writelines(output.write(line, Doc(line.text, line.sentences,
+                                              [sentence.without_entities_below(min_score) for sentence in tagged])))
+        advance(line)
+        if not source.waiting():
+            out.flush()
+    out.write(output.last())
+    out.flush()
+
+
+@contextmanager
+def progress_on_terminal() -> Iterator[Callable[[Line], None]]:
+    """A live count of the lines and tokens tagged, on stderr when it is a terminal and the output
+    goes elsewhere (else the output shows the progress); otherwise nothing."""
+    if not sys.stderr.isatty() or sys.stdout.isatty():
+        yield lambda line: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("tagged {task.completed:,.0f} lines, {task.fields[tokens]:,} tokens"),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+                  redirect_stdout=False) as progress:
+        task = progress.add_task("", total=None, tokens=0)
+
+        def advance(line: Line) -> None:
+            tokens = progress.tasks[0].fields["tokens"] + sum(len(sentence.tokens) for sentence in line.sentences)
+            progress.update(task, advance=1, tokens=tokens)
+
+        yield advance

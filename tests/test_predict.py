@@ -194,3 +194,18 @@ def _read_or_end(descriptor: int) -> bytes:
         return os.read(descriptor, 1 << 16)
     except OSError:  # the terminal closed with the process
         return b""
+
+
+def test_the_html_page_shows_the_entities_jsonl_gives_with_their_scores(small_model):
+    from test_html import Page, assert_self_contained
+
+    markup = predict(small_model, TEXT + "<b>Ivo Lund</b> & Lina Okoro.\n", "--format", "html")
+    page = Page(markup)
+    assert_self_contained(markup, page)
+    records = [json.loads(line) for line in predict(small_model, TEXT + "<b>Ivo Lund</b> & Lina Okoro.\n",
+                                                    "--format", "jsonl").splitlines()]
+    entities = [e for record in records for e in record["entities"]]
+    assert len(entities) > 3
+    assert [(mark.text, mark.attributes["title"]) for mark in page.marks] == \
+        [(e["text"], f"{e['type']} {e['score']:.2f}") for e in entities]
+    assert page.texts[-1] == "<b>Ivo Lund</b> & Lina Okoro."
