@@ -6,9 +6,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import torch
 
@@ -51,8 +50,7 @@ class Tagged:
         return Tagged(tags, self.probabilities)
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
     """An entity found in a text: `text[start:end]` of the Doc, its type, the model's probability
     for it, and the index of its sentence."""
 
@@ -81,7 +79,7 @@ class Doc:
     def tags(self) -> list[str]:
         return [tag for tagged in self.tagged for tag in tagged.tags]
 
-    @cached_property
+    @property
     def entities(self) -> list[Span]:
         spans = []
         for index, (sentence, tagged) in enumerate(zip(self.sentences, self.tagged)):
