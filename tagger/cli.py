@@ -388,6 +388,8 @@ def predict(
 
     if tokenized and input_format not in (InputFormat.text, InputFormat.tokenized):
         raise _fail(TaggerError(f"--tokenized and --input-format {input_format.value} both given; give one"))
+    if sys.stdout is None:
+        raise _fail(TaggerError("stdout is closed; send the output somewhere: > file.txt, or | another command"))
     reading_stdin = input_file is None or str(input_file) == "-"
     keep_heap_flat()  # so memory does not grow with the length of the stream
     try:

@@ -51,12 +51,22 @@ def write_json(path: Path, data: dict) -> None:
         os.fsync(file.fileno())
 
 
+def _replaceable(path: Path) -> Path:
+    """The file that writing `path` replaces: a symbolic link's target (the link stays a link).
+    Only a regular file is replaced: a device, a pipe or a directory there is never swapped for one."""
+    target = Path(path).resolve() if Path(path).is_symlink() else Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if target.exists() and not target.is_file():
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return target
+
+
 def check_can_replace(path: Path) -> None:
     """Check, by writing there, that `write_text_replacing` can put a file at `path`: its
-    directory exists and takes new files, and `path` is not a directory. Raises OSError."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    directory exists and takes new files, and what is there now is a regular file or nothing.
+    Raises OSError."""
+    path = _replaceable(path)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(descriptor)
     os.unlink(temporary)
@@ -65,7 +75,7 @@ def check_can_replace(path: Path) -> None:
 def write_text_replacing(path: Path, text: str) -> None:
     """Write `text` to `path` as UTF-8, durably and atomically: a reader sees the old file or
     the new one whole, never a part. Raises OSError."""
-    path = Path(path)
+    path = _replaceable(path)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(descriptor, 0o666 & ~umask())  # mkstemp's file is private; a report is as any file written

@@ -113,6 +113,13 @@ class Tagger:
     def pipe(self, texts: Iterable[str], batch_size: int = PREDICT_BATCH_TOKENS) -> Iterator[Doc]:
         """Each text as a Doc, in order, tagging about `batch_size` tokens at a time: `texts` may be
         a stream of any length."""
+        if isinstance(texts, str):
+            raise TypeError("pipe takes an iterable of texts, e.g. a list of strings; for one text, call the "
+                            "tagger on it: tagger(text)")
+        _check_batch_size(batch_size)
+        return self._docs(texts, batch_size)
+
+    def _docs(self, texts: Iterable[str], batch_size: int) -> Iterator[Doc]:
         def split(text: str) -> list[Sentence]:
             if not isinstance(text, str):
                 raise TypeError(f"pipe takes strings of text, not {type(text).__name__}; "
@@ -126,7 +133,8 @@ class Tagger:
     def tag_tokens(self, sentences: Iterable[Sequence[str]], batch_size: int = PREDICT_BATCH_TOKENS) -> list[Doc]:
         """A Doc per sentence of tokens, its text the tokens joined by spaces."""
         _refuse_strings(sentences)
-        documents = ((" ".join(tokens), [_joined(tokens)]) for tokens in sentences)
+        _check_batch_size(batch_size)
+        documents = ((" ".join(sentence.tokens), [sentence]) for sentence in map(_joined, sentences))
         return [Doc(text, split, tagged) for (text, split), tagged
                 in tag_in_batches(self, documents, lambda document: document[1], batch_size)]
 
@@ -149,13 +157,22 @@ class Tagger:
         return results
 
 
-def _joined(tokens: Sequence[str]) -> Sentence:
+def _joined(tokens: Iterable[str]) -> Sentence:
     """The tokens as a sentence of the text they make joined by single spaces."""
     _refuse_strings([tokens])
+    tokens = list(tokens)
+    if not all(tokens):
+        raise ValueError(f"an empty token in {tokens!r}; tokens are words, punctuation and the like, "
+                         "never empty strings")
     starts = [0]
     for token in tokens[:-1]:
         starts.append(starts[-1] + len(token) + 1)
-    return Sentence(list(tokens), starts[:len(tokens)])
+    return Sentence(tokens, starts[:len(tokens)])
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size {batch_size!r}: give a whole number of tokens, 1 or more")
 
 
 def _refuse_strings(sentences: Iterable[Sequence[str]]) -> None:
@@ -173,6 +190,8 @@ def _batches(sentences: Sequence[Sequence[str]]) -> Iterator[list[int]]:
     order = sorted(range(len(sentences)), key=lambda number: len(sentences[number]))
     batch: list[int] = []
     for number in order:
+        if not sentences[number]:
+            continue  # no tokens, no tags: the model is not asked
         # Sorted by length: this sentence is the longest so far and sets the padded size.
         if batch and (len(batch) == BATCH_SENTENCES or (len(batch) + 1) * len(sentences[number]) > BATCH_PADDED_TOKENS):
             yield batch

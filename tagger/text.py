@@ -77,6 +77,7 @@ class Line:
     number: int
     sentences: list[Sentence]
     rows: tuple[str, ...] = ()
+    first_sentence: int = 0  # the index of its first sentence on its input line, which a long line shares
 
 
 def split_sentences(text: str) -> list[Sentence]:
@@ -161,10 +162,11 @@ def read_lines(stream: Input | BinaryIO, name: str, input_format: str = "text") 
     of space-separated tokens) or conll (a token per line, in the first of its columns, and a
     blank line after each sentence). A line longer than MAX_PIECE_BYTES comes as several
     Lines, cut after a space where there is one; sentences never cross a line end or such a cut.
-    Line offsets count characters from the start of the input, line ends (\\n or \\r\\n) included.
+    Line offsets count characters from the start of the input (a byte-order mark dropped), line
+    ends (\\n or \\r\\n) included.
     """
     source = stream if isinstance(stream, Input) else Input(stream)
-    decoder = codecs.getincrementaldecoder("utf-8-sig" if input_format == "conll" else "utf-8")()
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()  # a byte-order mark, as Windows editors write, is dropped
     offset, number = 0, 1
 
     def texts() -> Iterator[tuple[str, int, int]]:
@@ -182,8 +184,11 @@ def read_lines(stream: Input | BinaryIO, name: str, input_format: str = "text") 
             yield from _conll_lines(texts())
         else:
             split = split_tokenized if input_format == "tokenized" else split_sentences
+            sentences_before = 0  # on this input line, in the pieces of a long one read so far
             for text, start, line_number in texts():
-                yield Line(text, start, line_number, split(text))
+                line = Line(text, start, line_number, split(text), first_sentence=sentences_before)
+                sentences_before = 0 if text.endswith("\n") else sentences_before + len(line.sentences)
+                yield line
     except UnicodeDecodeError:
         raise DataError(f"{name}:{number}: not UTF-8 text; convert the input to UTF-8 (e.g. with iconv)") from None
 
@@ -199,7 +204,7 @@ def _conll_lines(texts: Iterable[tuple[str, int, int]]) -> Iterator[Line]:
         starts = list(itertools.accumulate((len(token) + 1 for token in tokens[:-1]), initial=0))
         return Line(" ".join(tokens) + "\n", *first, [Sentence(tokens, starts)], tuple(rows))
 
-    for text, start, number in texts:
+    for text, start, number in _rows(texts):
         fields = text.split()
         if fields and fields[0] != DOCSTART and not (not rows and _is_comment(fields)):
             if not rows:
@@ -212,6 +217,18 @@ def _conll_lines(texts: Iterable[tuple[str, int, int]]) -> Iterator[Line]:
         yield Line("", start, number, [], (text,))
     if rows:
         yield sentence()
+
+
+ROW = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+$")
+
+
+def _rows(texts: Iterable[tuple[str, int, int]]) -> Iterator[tuple[str, int, int]]:
+    """Each piece's rows, with their offsets and numbers: a lone \\r ends a row as \\n does, as
+    when a CoNLL file is read for training."""
+    for text, start, number in texts:
+        for match in ROW.finditer(text):
+            yield match.group(), start + match.start(), number
+            number += match.group().endswith(("\r", "\n"))
 
 
 def _is_comment(fields: list[str]) -> bool:

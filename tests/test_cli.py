@@ -4,6 +4,7 @@ format; and, in a real process once per command, the exit code and the one-line 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -117,9 +118,10 @@ def test_eval_html_writes_every_error_in_one_page_with_the_counts(trained, tmp_p
     assert sorted(path.name for path in tmp_path.iterdir()) == ["report.html", "wrong-gold.txt"]  # no temporary
 
 
-@pytest.mark.parametrize("where", ["missing/report.html", "a-directory", "read-only/report.html"])
+@pytest.mark.parametrize("where", ["missing/report.html", "a-directory", "read-only/report.html", "a-pipe"])
 def test_eval_refuses_a_report_it_cannot_write_before_the_model_runs(tmp_path, make_unwritable, where):
     (tmp_path / "a-directory").mkdir()
+    os.mkfifo(tmp_path / "a-pipe")  # like a device, never to be swapped for a regular file
     if where.startswith("read-only"):
         (tmp_path / "read-only").mkdir()
         make_unwritable(tmp_path / "read-only")
@@ -128,6 +130,19 @@ def test_eval_refuses_a_report_it_cannot_write_before_the_model_runs(tmp_path, m
     assert result.stderr.startswith(f"error: {tmp_path / where}: cannot write the report there (")
     assert result.stderr.endswith("; choose another --html\n") and len(result.stderr.splitlines()) == 1
     assert result.stdout == ""
+    assert (tmp_path / "a-pipe").is_fifo()
+
+
+def test_eval_html_through_a_symbolic_link_writes_its_target(trained, tmp_path):
+    corpus, model, _ = trained
+    target = tmp_path / "reports" / "latest.html"
+    target.parent.mkdir()
+    target.write_text("old report")
+    link = tmp_path / "report.html"
+    link.symlink_to(target)
+    result = invoke("eval", "--data", corpus / "test.txt", "--model", model, "--html", link)
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and target.read_text().startswith("<!DOCTYPE html>")
 
 
 def test_eval_warns_of_tags_the_model_never_saw_and_counts_them_as_missed(trained, tmp_path):

@@ -67,6 +67,20 @@ def test_a_string_where_tokens_belong_is_an_error_not_a_tag_per_character(small_
             call()
     with pytest.raises(TypeError, match="tag_tokens"):
         nlp(["Ada", "Brandt"])
+    with pytest.raises(TypeError, match="for one text, call the tagger on it"):
+        nlp.pipe("Ada Brandt met Ivo.")
+
+
+def test_odd_tokens_and_batch_sizes_get_clear_answers(small_model):
+    nlp = tagger.load(small_model)
+    empty, named = nlp.tag_tokens([[], iter(["Ada", "Brandt", "met", "Ivo", "Lund", "."])])
+    assert empty.tags == [] and empty.entities == []
+    assert [e.text for e in named.entities] == ["Ada Brandt", "Ivo Lund"]
+    with pytest.raises(ValueError, match="an empty token"):
+        nlp.tag_tokens([["Ada", ""]])
+    for batch_size in (0, -1, "x"):
+        with pytest.raises(ValueError, match="give a whole number of tokens"):
+            nlp.pipe(["Ada met Ivo."], batch_size=batch_size)
 
 
 def test_load_finds_the_model_in_tagger_model(small_model, monkeypatch):
@@ -135,6 +149,19 @@ def test_jsonl_records_name_their_input_line_and_sentence(small_model):
     records = [json.loads(line) for line in predict(small_model, TEXT, "--format", "jsonl").splitlines()]
     assert [(record["line"], record["sentence"]) for record in records] == [(1, 0), (3, 0), (3, 1)]
     assert records[2]["text"] == "It rained."
+    from tagger.text import MAX_PIECE_BYTES  # a longer line is read in pieces: its sentences still count on
+
+    long_line = "Ada met Ivo . " * (2 * MAX_PIECE_BYTES // 14) + "\nLina Okoro .\n"
+    records = [json.loads(line) for line in predict(small_model, long_line, "--format", "jsonl").splitlines()]
+    keys = [(record["line"], record["sentence"]) for record in records]
+    assert keys == [(1, index) for index in range(len(keys) - 1)] + [(2, 0)]
+
+
+def test_a_byte_order_mark_and_lone_carriage_returns_are_read_as_a_reader_means_them(small_model):
+    assert predict(small_model, "\ufeffAda Brandt met Ivo .\n").split("\t")[0] == "Ada"
+    rows = ["Ada B-PER", "Brandt I-PER", "met O", "", "Ivo B-PER", "."]
+    tagged = predict(small_model, "\r".join(rows) + "\r", "--input-format", "conll").split("\r")
+    assert [row.rsplit(" ", 1)[0] for row in tagged[:-1]] == rows and tagged[-1] == ""
 
 
 def test_batch_size_changes_memory_not_output(small_model):
@@ -147,17 +174,19 @@ def test_batch_size_changes_memory_not_output(small_model):
     (["--input", "{tmp}"], None, None, "a directory; give a text file"),
     ([], "closed", None, "stdin is closed"),
     ([], None, "/dev/full", "cannot write the output: No space left on device"),
+    ([], None, "closed", "stdout is closed"),
     (["--tokenized", "--input-format", "conll"], None, None, "--tokenized and --input-format conll both given"),
 ])
 def test_io_failures_are_one_line_and_exit_2(small_model, tmp_path, args, stdin, stdout, message):
-    if stdout and not os.path.exists(stdout):
+    if stdout and stdout != "closed" and not os.path.exists(stdout):
         pytest.skip(f"no {stdout} here")
     command = [sys.executable, "-m", "tagger", "predict", "--model", str(small_model),
                *[arg.format(tmp=tmp_path) for arg in args]]
-    with open(stdout or os.devnull, "w") as out:
+    closed = [descriptor for descriptor, given in ((0, stdin), (1, stdout)) if given == "closed"]
+    with open(stdout if stdout and stdout != "closed" else os.devnull, "w") as out:
         result = subprocess.run(command, input=None if stdin else TEXT.encode(), stdout=out,
                                 stderr=subprocess.PIPE, timeout=120,
-                                preexec_fn=(lambda: os.close(0)) if stdin == "closed" else None)
+                                preexec_fn=(lambda: [os.close(descriptor) for descriptor in closed]) if closed else None)
     error = result.stderr.decode()
     assert result.returncode == 2, error
     assert error.startswith("error: ") and message in error and len(error.strip().splitlines()) == 1
