@@ -58,8 +58,8 @@ def format_jsonl(line: Line, doc: Doc) -> Iterator[str]:
                                      "end": span.end + offset, "score": round(span.score, 4)})
     for index, (sentence, tagged) in enumerate(zip(doc.sentences, doc.tagged)):
         start, end = sentence.starts[0], sentence.ends[-1]
-        record = {"line": line.number, "sentence": line.first_sentence + index, "text": doc.text[start:end], "tokens": sentence.tokens,
-                  "tags": tagged.tags, "entities": spans[index]}
+        record = {"line": line.number, "sentence": line.first_sentence + index, "text": doc.text[start:end],
+                  "tokens": sentence.tokens, "tags": tagged.tags, "entities": spans[index]}
         yield _JSON.encode(record) + "\n"
 
 

@@ -108,9 +108,6 @@ def split_tokenized(text: str) -> list[Sentence]:
     return [Sentence([m.group() for m in matches], [m.start() for m in matches])]
 
 
-INPUT_FORMATS = ("text", "tokenized", "conll")
-
-
 class Input:
     """A binary stream read in chunks as they arrive, so that its reader can tell whether more
     input is waiting or it would have to wait for it (then what it holds is worth tagging now)."""
