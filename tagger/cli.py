@@ -313,23 +313,13 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
     else:
-        _show_evaluation(result, where)
+        from rich.console import Console
+
+        from tagger.render import show_evaluation
+
+        show_evaluation(result, where, Console())
     if html is not None:
         _write_report(html, result, where, model)
-
-
-def _show_evaluation(result, where: str) -> None:
-    from rich.console import Console
-
-    from tagger.render import error_tables, metrics_table
-
-    console = Console()
-    sentences = "sentence" if result.sentences == 1 else "sentences"
-    console.print(f"{where}: {result.sentences:,} {sentences}, {result.tokens:,} tokens, tagged in "
-                  f"{result.seconds:.1f}s", soft_wrap=True)
-    console.print(metrics_table(result.metrics, "Entity precision, recall and F1 (seqeval)"))
-    if result.errors is not None:
-        console.print(*error_tables(result.errors))
 
 
 def _check_can_write_report(path: Path) -> None:
@@ -345,13 +335,10 @@ def _check_can_write_report(path: Path) -> None:
 
 def _write_report(path: Path, result, where: str, model: Path) -> None:
     from tagger.files import write_text_replacing
-    from tagger.html import error_page
+    from tagger.html import evaluation_page
 
-    summary = (f"Model {model}: {result.sentences:,} sentences, {result.tokens:,} tokens; entity F1 "
-               f"{100 * result.metrics.f1:.2f} (precision {100 * result.metrics.precision:.2f}, recall "
-               f"{100 * result.metrics.recall:.2f})")
     try:
-        write_text_replacing(path, error_page(result.errors, f"Entity errors: {where}", summary))
+        write_text_replacing(path, evaluation_page(result, where, model))
     except OSError as error:
         raise _fail(TaggerError(f"{path}: could not write the report ({error.strerror or error})")) from None
     typer.echo(f"Every error written to {path}; open it in any browser", err=True)

@@ -10,9 +10,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tagger.entities import Entity
 from tagger.error_analysis import CATEGORIES, ERROR_CATEGORIES, EntityError, ErrorReport, label
+
+if TYPE_CHECKING:  # evaluation imports torch and seqeval, which predict's page does without
+    from tagger.evaluation import Evaluation
 
 Span = tuple[int, int, str, float | None]  # start, end (character offsets), type, score (None: no score)
 
@@ -87,6 +92,14 @@ def _paragraph(text: str, spans: Sequence[Span], focus: Sequence[tuple[int, int]
         position = end
     parts.append(escape(text[position:]))
     return f'<p class="text">{"".join(parts)}</p>\n'
+
+
+def evaluation_page(result: Evaluation, where: str, model: Path) -> str:
+    """The error page of `tagger eval --html`: `model` scored on the data named `where`."""
+    metrics = result.metrics
+    summary = (f"Model {model}: {result.sentences:,} sentences, {result.tokens:,} tokens; entity F1 "
+               f"{100 * metrics.f1:.2f} (precision {100 * metrics.precision:.2f}, recall {100 * metrics.recall:.2f})")
+    return error_page(result.errors, f"Entity errors: {where}", summary)
 
 
 def error_page(report: ErrorReport, title: str, summary: str = "") -> str:

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from tagger.entities import Entity
 from tagger.error_analysis import CATEGORIES, ERROR_CATEGORIES, EntityError, ErrorReport, label
+from tagger.evaluation import Evaluation
 from tagger.metrics import Metrics
 from tagger.run import Finished, Record, Started, Stopped
 from tagger.training import Epoch, Step
@@ -87,6 +88,16 @@ def _started_summary(started: Started) -> str:
             f"{started.test_sentences:,} test; tags: {' '.join(started.tags)}\n"
             f"Model: {started.parameters:,} parameters, {started.words:,} words{coverage}; "
             f"training on {started.device}{processes}{resumed}")
+
+
+def show_evaluation(result: Evaluation, where: str, console: Console) -> None:
+    """An evaluation's size and speed, its metrics table and, if analysed, its errors."""
+    sentences = "sentence" if result.sentences == 1 else "sentences"
+    console.print(f"{where}: {result.sentences:,} {sentences}, {result.tokens:,} tokens, tagged in "
+                  f"{result.seconds:.1f}s", soft_wrap=True)
+    console.print(metrics_table(result.metrics, "Entity precision, recall and F1 (seqeval)"))
+    if result.errors is not None:
+        console.print(*error_tables(result.errors))
 
 
 def metrics_table(metrics: Metrics, title: str) -> Table:
