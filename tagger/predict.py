@@ -161,6 +161,9 @@ def _joined(tokens: Iterable[str]) -> Sentence:
     """The tokens as a sentence of the text they make joined by single spaces."""
     _refuse_strings([tokens])
     tokens = list(tokens)
+    odd = next((token for token in tokens if not isinstance(token, str)), "")
+    if odd != "":
+        raise TypeError(f"a token of type {type(odd).__name__} in {tokens!r}; tokens are strings")
     if not all(tokens):
         raise ValueError(f"an empty token in {tokens!r}; tokens are words, punctuation and the like, "
                          "never empty strings")

@@ -78,6 +78,8 @@ def test_odd_tokens_and_batch_sizes_get_clear_answers(small_model):
     assert [e.text for e in named.entities] == ["Ada Brandt", "Ivo Lund"]
     with pytest.raises(ValueError, match="an empty token"):
         nlp.tag_tokens([["Ada", ""]])
+    with pytest.raises(TypeError, match="a token of type int"):
+        nlp.tag_tokens([["Ada", 5]])
     for batch_size in (0, -1, "x"):
         with pytest.raises(ValueError, match="give a whole number of tokens"):
             nlp.pipe(["Ada met Ivo."], batch_size=batch_size)
