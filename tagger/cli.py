@@ -296,6 +296,8 @@ def evaluate(
     from tagger.sources import Source
 
     _quiet_datasets()
+    if sys.stdout is None:
+        raise _fail(TaggerError("stdout is closed; send the output somewhere: > scores.txt, or | another command"))
     if html is not None:
         _check_can_write_report(html)
     try:

@@ -104,7 +104,7 @@ def write_tagged(tagger: Tagger, stream: BinaryIO, name: str, input_format: str,
 def progress_on_terminal() -> Iterator[Callable[[Line], None]]:
     """A live count of the lines and tokens tagged, on stderr when it is a terminal and the output
     goes elsewhere (else the output shows the progress); otherwise nothing."""
-    if not sys.stderr.isatty() or sys.stdout.isatty():
+    if sys.stderr is None or not sys.stderr.isatty() or sys.stdout.isatty():  # None: stderr closed
         yield lambda line: None
         return
     from rich.console import Console

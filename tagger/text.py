@@ -182,10 +182,19 @@ def read_lines(stream: Input | BinaryIO, name: str, input_format: str = "text") 
         else:
             split = split_tokenized if input_format == "tokenized" else split_sentences
             sentences_before = 0  # on this input line, in the pieces of a long one read so far
+            carried = ""  # a cut piece's unfinished last sentence, read again with the next piece
             for text, start, line_number in texts():
-                line = Line(text, start, line_number, split(text), first_sentence=sentences_before)
+                text, start = carried + text, start - len(carried)
+                sentences, carried = split(text), ""
+                if not text.endswith("\n") and len(sentences) > 1 and input_format == "text":
+                    cut = sentences[-1].starts[0]
+                    if len(text) - cut < MAX_PIECE_BYTES:  # else the sentence is cut: memory stays bounded
+                        text, carried, sentences = text[:cut], text[cut:], sentences[:-1]
+                line = Line(text, start, line_number, sentences, first_sentence=sentences_before)
                 sentences_before = 0 if text.endswith("\n") else sentences_before + len(line.sentences)
                 yield line
+            if carried:  # the input ended inside a long line
+                yield Line(carried, offset - len(carried), number, split(carried), first_sentence=sentences_before)
     except UnicodeDecodeError:
         raise DataError(f"{name}:{number}: not UTF-8 text; convert the input to UTF-8 (e.g. with iconv)") from None
 
@@ -220,12 +229,23 @@ ROW = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+$")
 
 
 def _rows(texts: Iterable[tuple[str, int, int]]) -> Iterator[tuple[str, int, int]]:
-    """Each piece's rows, with their offsets and numbers: a lone \\r ends a row as \\n does, as
-    when a CoNLL file is read for training."""
-    for text, start, number in texts:
+    """The rows of the pieces, whole, with their offsets and numbers: a lone \\r ends a row as \\n
+    does, as when a CoNLL file is read for training."""
+    unfinished: tuple[str, int] | None = None  # a row cut where a long line was read in pieces
+    number = 1
+    for text, start, _ in texts:
+        if unfinished is not None:
+            text, start = unfinished[0] + text, unfinished[1]
+            unfinished = None
         for match in ROW.finditer(text):
-            yield match.group(), start + match.start(), number
-            number += match.group().endswith(("\r", "\n"))
+            row = match.group()
+            if not row.endswith(("\r", "\n")):
+                unfinished = (row, start + match.start())
+                break
+            yield row, start + match.start(), number
+            number += 1
+    if unfinished is not None:
+        yield *unfinished, number
 
 
 def _is_comment(fields: list[str]) -> bool:

@@ -159,6 +159,19 @@ def test_jsonl_records_name_their_input_line_and_sentence(small_model):
     assert keys == [(1, index) for index in range(len(keys) - 1)] + [(2, 0)]
 
 
+def test_a_line_read_in_pieces_keeps_its_sentences_and_rows_whole(small_model):
+    from tagger.text import MAX_PIECE_BYTES
+
+    sentence = "Ada Brandt met Ivo Lund in Velden . "
+    records = [json.loads(line) for line in predict(small_model, sentence * (3 * MAX_PIECE_BYTES // len(sentence)),
+                                                    "--format", "jsonl").splitlines()]
+    assert {" ".join(record["tokens"]) + " " for record in records} == {sentence}  # none cut at a piece's end
+    row = "Velden " + "x" * (MAX_PIECE_BYTES + 100) + " B-LOC"
+    rows = ["Ada B-PER", row, "met O", ""]
+    tagged = predict(small_model, "\n".join(rows) + "\n", "--input-format", "conll").split("\n")
+    assert [line.rsplit(" ", 1)[0] for line in tagged] == rows + [""]
+
+
 def test_a_byte_order_mark_and_lone_carriage_returns_are_read_as_a_reader_means_them(small_model):
     assert predict(small_model, "\ufeffAda Brandt met Ivo .\n").split("\t")[0] == "Ada"
     rows = ["Ada B-PER", "Brandt I-PER", "met O", "", "Ivo B-PER", "."]
@@ -192,6 +205,20 @@ def test_io_failures_are_one_line_and_exit_2(small_model, tmp_path, args, stdin,
     error = result.stderr.decode()
     assert result.returncode == 2, error
     assert error.startswith("error: ") and message in error and len(error.strip().splitlines()) == 1
+
+
+def test_a_closed_stderr_costs_nothing_and_eval_refuses_a_closed_stdout(small_model, tmp_path):
+    from conftest import make_sentences, write_conll
+
+    output = tmp_path / "out.txt"
+    with output.open("w") as out:
+        result = subprocess.run([sys.executable, "-m", "tagger", "predict", "--model", str(small_model)],
+                                input=TEXT.encode(), stdout=out, timeout=120, preexec_fn=lambda: os.close(2))
+    assert result.returncode == 0 and output.read_text().startswith("Ada\t")
+    gold = write_conll(tmp_path / "gold.txt", make_sentences(4, seed=6))
+    result = subprocess.run([sys.executable, "-m", "tagger", "eval", "--model", str(small_model), "--data", str(gold)],
+                            stderr=subprocess.PIPE, timeout=120, preexec_fn=lambda: os.close(1))
+    assert result.returncode == 2 and result.stderr.decode().startswith("error: stdout is closed")
 
 
 def test_input_dash_reads_stdin(small_model):

@@ -70,9 +70,9 @@ def test_a_line_longer_than_a_piece_is_read_in_pieces_cut_after_a_space(model):
 
     words = (WORDS * (3 * piece // len(WORDS))).encode()
     lines = list(text.read_lines(io.BytesIO(words), "<stdin>"))
-    longest_word = max(map(len, WORDS.split()))  # a piece also carries the word cut off the one before
-    assert len(lines) == 3
-    assert all(len(line.text.encode()) <= piece + longest_word and line.text.endswith(" ") for line in lines)
+    # A piece hands its unfinished sentence on to the next: each ends after a whole sentence.
+    assert len(lines) > 1 and all(len(line.text.encode()) <= piece + len(WORDS) for line in lines)
+    assert all(line.text.endswith(". ") for line in lines)
     records = assert_offsets_exact(words, predict(model, words, "--format", "jsonl"))
     assert sum(len(r["tokens"]) for r in records) == len(words.split())
 
