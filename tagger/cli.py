@@ -9,19 +9,17 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated
 
 import typer
 from typer.core import TyperOption
 
-from tagger.config import PREDICT_BATCH_TOKENS, ModelConfig, Runtime, TrainConfig
+from tagger.config import (DECODERS, INPUT_FORMATS, OUTPUT_FORMATS, PRECISIONS, PREDICT_BATCH_TOKENS, ModelConfig,
+                           Runtime, TrainConfig)
 from tagger.errors import TaggerError
 
 # Help texts are rich markup, where [word] is a tag and vanishes: a bracket meant as one is
@@ -57,28 +55,13 @@ DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (auto
 SOURCE_OPTIONS = {"train_file": "train", "dev_file": "dev", "test_file": "test"}  # train's parameters -> Source's
 
 
-class Decoder(str, Enum):
-    softmax = "softmax"
-    crf = "crf"
+def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """An option's choices as Typer wants them, from the one list in tagger.config."""
+    return Enum(name, {value: value for value in values}, type=str)
 
 
-class Precision(str, Enum):
-    fp32 = "fp32"
-    bf16 = "bf16"
-    fp16 = "fp16"
-
-
-class InputFormat(str, Enum):
-    text = "text"
-    tokenized = "tokenized"
-    conll = "conll"
-
-
-class OutputFormat(str, Enum):
-    conll = "conll"
-    jsonl = "jsonl"
-    inline = "inline"
-    html = "html"
+Decoder, Precision = _choices("Decoder", DECODERS), _choices("Precision", PRECISIONS)
+InputFormat, OutputFormat = _choices("InputFormat", INPUT_FORMATS), _choices("OutputFormat", OUTPUT_FORMATS)
 
 
 def _version() -> str:
@@ -107,16 +90,6 @@ def main(
 def _fail(error: TaggerError) -> typer.Exit:
     typer.echo(f"error: {error}", err=True)
     return typer.Exit(2)
-
-
-def _quiet_datasets() -> None:
-    import datasets
-
-    import huggingface_hub
-
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity(datasets.logging.CRITICAL)  # its errors reach the user as tagger's one line
-    huggingface_hub.utils.logging.set_verbosity_error()  # offline, its retries would print a line each
 
 
 @app.command()
@@ -177,10 +150,11 @@ def train(
     from tagger.config import model_dir_to_train
     from tagger.distributed import FailedElsewhere, World
     from tagger.render import show_training
-    from tagger.run import Finished, resume as resume_run, train as train_model
+    from tagger.data import quiet_datasets
+    from tagger.run import Finished, resume as resume_run, stop_on_signals, train as train_model
     from tagger.sources import Source
 
-    _quiet_datasets()
+    quiet_datasets()
     model = model or model_dir_to_train()
     config = TrainConfig(ModelConfig(decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
                                      word_dropout=word_dropout),
@@ -203,7 +177,7 @@ def train(
     resume_command = f"{command} --model {shlex.quote(str(model))} --resume"
     stop = threading.Event()
     try:
-        with _stop_on_signals(stop):
+        with stop_on_signals(stop):
             records = resume_run(model, runtime, stop=stop) if resume else \
                 train_model(config, source, model, runtime, overwrite=overwrite, stop=stop)
             if world.is_main:
@@ -253,25 +227,6 @@ def _refuse_options_unlike_the_run(ctx: typer.Context, model: Path, config: Trai
                                 "own, so leave them out (or start a new run with --overwrite)"))
 
 
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """On Ctrl-C or SIGTERM (a scheduler's or torchrun's stop), set `stop`: the run ends after the
-    step under way, with a checkpoint. A second signal raises KeyboardInterrupt at once."""
-    stop_signals = (signal.SIGINT, signal.SIGTERM)
-
-    def on_signal(signum, frame):
-        stop.set()
-        for stop_signal in stop_signals:
-            signal.signal(stop_signal, signal.default_int_handler)
-
-    previous = {stop_signal: signal.signal(stop_signal, on_signal) for stop_signal in stop_signals}
-    try:
-        yield
-    finally:
-        for stop_signal, handler in previous.items():
-            signal.signal(stop_signal, handler)
-
-
 @app.command("eval")
 def evaluate(
     data: DataOption = None,
@@ -292,10 +247,11 @@ def evaluate(
 ) -> None:
     """Evaluate a saved model: entity precision, recall and F1, overall and per type."""
     from tagger.config import model_dir_to_read
+    from tagger.data import quiet_datasets
     from tagger.evaluation import evaluate_saved
     from tagger.sources import Source
 
-    _quiet_datasets()
+    quiet_datasets()
     if sys.stdout is None:
         raise _fail(TaggerError("stdout is closed; send the output somewhere: > scores.txt, or | another command"))
     if html is not None:
@@ -374,6 +330,7 @@ def predict(
     from tagger.formats import FORMATS, progress_on_terminal, write_tagged
     from tagger.memory import keep_heap_flat
     from tagger.predict import Tagger
+    from tagger.text import open_input
 
     if tokenized and input_format not in (InputFormat.text, InputFormat.tokenized):
         raise _fail(TaggerError(f"--tokenized and --input-format {input_format.value} both given; give one"))
@@ -382,7 +339,7 @@ def predict(
     reading_stdin = input_file is None or str(input_file) == "-"
     keep_heap_flat()  # so memory does not grow with the length of the stream
     try:
-        stream = _open_input(None if reading_stdin else input_file)
+        stream = open_input(None if reading_stdin else input_file)
         tagger = Tagger.load(model or model_dir_to_read(), resolve_device(device))
         with stream, progress_on_terminal() as advance:
             write_tagged(tagger, stream, "<stdin>" if reading_stdin else str(input_file),
@@ -399,20 +356,6 @@ def predict(
                                     "text to stdin")) from None
         _drop_unwritten_output()
         raise _fail(TaggerError(f"cannot write the output: {error.strerror or error}")) from None
-
-
-def _open_input(path: Path | None) -> BinaryIO:
-    """The file to read, or stdin; a directory or a closed stdin is refused before the model loads."""
-    if path is None:
-        if sys.stdin is None:
-            raise TaggerError("stdin is closed; pipe text to tagger predict, or give a file with --input")
-        return sys.stdin.buffer
-    if path.is_dir():
-        raise TaggerError(f"{path}: a directory; give a text file with --input (or pipe text to stdin)")
-    try:
-        return path.open("rb")
-    except FileNotFoundError:
-        raise TaggerError(f"{path}: no such file; give a text file with --input or pipe text to stdin") from None
 
 
 def _drop_unwritten_output() -> None:

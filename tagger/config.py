@@ -12,6 +12,8 @@ from tagger.errors import ArtifactError, TaggerError
 
 DECODERS = ("softmax", "crf")
 PRECISIONS = ("fp32", "bf16", "fp16")
+INPUT_FORMATS = ("text", "tokenized", "conll")  # what tagger predict reads
+OUTPUT_FORMATS = ("conll", "jsonl", "inline", "html")  # and writes (tagger.formats.FORMATS)
 MODEL_VARIABLE = "TAGGER_MODEL"  # the model directory every command uses without --model
 DEFAULT_MODEL_DIR = Path("models/conll2003")
 CHECKOUT = Path(__file__).resolve().parent.parent  # a clone's root, when tagger runs from one

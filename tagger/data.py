@@ -36,6 +36,17 @@ TOKEN_COLUMNS = ("tokens", "words")
 TAG_COLUMNS = ("ner_tags", "tags", "labels")
 
 
+
+def quiet_datasets() -> None:
+    """Keep datasets' and the Hub client's own output off the terminal: their errors reach the
+    user as tagger's one line, and offline the Hub client would print a line per retry."""
+    import huggingface_hub
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
+    huggingface_hub.utils.logging.set_verbosity_error()
+
+
 def load_corpus(source: str | Source) -> datasets.DatasetDict:
     """Load every split of `source` (see `tagger.sources`): CoNLL or `datasets` files by split,
     a saved dataset, a dataset folder or a Hub id. One file, or a pattern whose files name no

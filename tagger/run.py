@@ -4,9 +4,11 @@ saved, and the test metrics at the end."""
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -268,3 +270,22 @@ def build_model(config: TrainConfig, sentences: Iterable[Sequence[str]],
     known = set(pretrained.words)
     covered = sum(count for word, count in text.word_counts.items() if word in known)
     return model, encoder, covered / max(1, text.word_counts.total())
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """On Ctrl-C or SIGTERM (a scheduler's or torchrun's stop), set `stop`: the run ends after the
+    step under way, with a checkpoint. A second signal raises KeyboardInterrupt at once."""
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+
+    def on_signal(signum, frame):
+        stop.set()
+        for stop_signal in stop_signals:
+            signal.signal(stop_signal, signal.default_int_handler)
+
+    previous = {stop_signal: signal.signal(stop_signal, on_signal) for stop_signal in stop_signals}
+    try:
+        yield
+    finally:
+        for stop_signal, handler in previous.items():
+            signal.signal(stop_signal, handler)

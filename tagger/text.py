@@ -12,13 +12,15 @@ import codecs
 import itertools
 import re
 import select
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import BinaryIO
 
 from tagger.entities import TAG
-from tagger.errors import DataError
+from tagger.errors import DataError, TaggerError
 
 DOCSTART = "-DOCSTART-"
 
@@ -150,6 +152,20 @@ class Input:
             return bool(select.select([self._descriptor], [], [], 0)[0])
         except (OSError, ValueError):  # a stream select cannot watch: read on as if it were a file
             return True
+
+
+def open_input(path: Path | None) -> BinaryIO:
+    """The file to read, or stdin (None); a directory or a closed stdin is refused before any work."""
+    if path is None:
+        if sys.stdin is None:
+            raise TaggerError("stdin is closed; pipe text to tagger predict, or give a file with --input")
+        return sys.stdin.buffer
+    if path.is_dir():
+        raise TaggerError(f"{path}: a directory; give a text file with --input (or pipe text to stdin)")
+    try:
+        return path.open("rb")
+    except FileNotFoundError:
+        raise TaggerError(f"{path}: no such file; give a text file with --input or pipe text to stdin") from None
 
 
 def read_lines(stream: Input | BinaryIO, name: str, input_format: str = "text") -> Iterator[Line]:
