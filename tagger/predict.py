@@ -17,7 +17,7 @@ from tagger.decoding import Constraints
 from tagger.encoding import Encoder
 from tagger.entities import Entity, entities
 from tagger.model import BiLSTMTagger
-from tagger.text import Sentence, split_sentences
+from tagger.text import Sentence, joined_sentence, split_sentences
 
 BATCH_SENTENCES = 256  # sentences the model reads at once
 BATCH_PADDED_TOKENS = 1 << 16  # and at most this many tokens, padding included: long sentences go fewer at a time
@@ -158,7 +158,7 @@ class Tagger:
 
 
 def _joined(tokens: Iterable[str]) -> Sentence:
-    """The tokens as a sentence of the text they make joined by single spaces."""
+    """A user's tokens, checked, as a sentence of the text they make joined by single spaces."""
     _refuse_strings([tokens])
     tokens = list(tokens)
     odd = next((token for token in tokens if not isinstance(token, str)), "")
@@ -167,10 +167,7 @@ def _joined(tokens: Iterable[str]) -> Sentence:
     if not all(tokens):
         raise ValueError(f"an empty token in {tokens!r}; tokens are words, punctuation and the like, "
                          "never empty strings")
-    starts = [0]
-    for token in tokens[:-1]:
-        starts.append(starts[-1] + len(token) + 1)
-    return Sentence(tokens, starts[:len(tokens)])
+    return joined_sentence(tokens)
 
 
 def _check_batch_size(batch_size: int) -> None:

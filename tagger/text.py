@@ -102,6 +102,12 @@ def split_sentences(text: str) -> list[Sentence]:
     return sentences
 
 
+def joined_sentence(tokens: list[str]) -> Sentence:
+    """The tokens as a sentence of the text they make joined by single spaces."""
+    starts = itertools.accumulate((len(token) + 1 for token in tokens[:-1]), initial=0)
+    return Sentence(tokens, list(starts)[:len(tokens)])
+
+
 def split_tokenized(text: str) -> list[Sentence]:
     """The line as one sentence of whitespace-separated tokens (none for a blank line)."""
     matches = list(WHITESPACE_TOKEN.finditer(text))
@@ -223,8 +229,7 @@ def _conll_lines(texts: Iterable[tuple[str, int, int]]) -> Iterator[Line]:
 
     def sentence() -> Line:
         tokens = [row.split()[0] for row in rows]
-        starts = list(itertools.accumulate((len(token) + 1 for token in tokens[:-1]), initial=0))
-        return Line(" ".join(tokens) + "\n", *first, [Sentence(tokens, starts)], tuple(rows))
+        return Line(" ".join(tokens) + "\n", *first, [joined_sentence(tokens)], tuple(rows))
 
     for text, start, number in _rows(texts):
         fields = text.split()
