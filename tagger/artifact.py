@@ -204,6 +204,20 @@ def update_training(model_dir: Path, **entries) -> None:
         raise ArtifactError(f"{path}: could not update it ({error.strerror or error}); it is unchanged") from None
 
 
+def best_epoch(model_dir: Path) -> int:
+    """The epoch whose dev F1 chose the model saved in `model_dir`: how long to train on train + dev."""
+    path = Path(model_dir) / TRAINING_FILE
+    if not path.is_file():
+        raise ArtifactError(f"{model_dir}: no trained model there (no {TRAINING_FILE}); --epochs-from takes the "
+                            "directory of a model trained with a dev set")
+    training = _read_json(path)
+    epoch = training.get("best_epoch")
+    if training.get("dev") is None or not isinstance(epoch, int):
+        raise ArtifactError(f"{model_dir}: its model was not chosen on a dev set, so it has no best epoch to "
+                            "train for; give a model trained without --train-with-dev, or --epochs N")
+    return epoch
+
+
 def load_model(model_dir: Path, device: torch.device | str = "cpu") -> SavedModel:
     """Rebuild a saved model; every problem is an ArtifactError naming the file.
 

@@ -129,6 +129,12 @@ def train(
     lr_decay: Annotated[float, typer.Option(min=0.0, max=1.0, help="Learning rate multiplied by this "
                                             "after each epoch.", rich_help_panel="Training")] = TRAINING.lr_decay,
     seed: Annotated[int, typer.Option(help="Random seed.", rich_help_panel="Training")] = TRAINING.seed,
+    train_with_dev: Annotated[bool, typer.Option("--train-with-dev", help="Train the final model on train and "
+                                                 "dev together, for --epochs or --epochs-from; no dev set is "
+                                                 "left to choose an epoch on.", rich_help_panel="Training")] = False,
+    epochs_from: Annotated[Path | None, typer.Option("--epochs-from", help="With --train-with-dev: train for "
+                                                     "the best epoch of this model, trained with a dev set.",
+                                                     show_default=False, rich_help_panel="Training")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the unfinished run in --model where it "
                                          "stopped, with the data and options it started with.",
                                          rich_help_panel="Training")] = False,
@@ -151,28 +157,33 @@ def train(
     from tagger.distributed import FailedElsewhere, World
     from tagger.render import show_training
     from tagger.data import quiet_datasets
-    from tagger.run import Finished, resume as resume_run, stop_on_signals, train as train_model
+    from tagger.run import (Finished, epochs_to_train, refuse_settings_unlike_the_run, resume as resume_run,
+                            stop_on_signals, train as train_model)
     from tagger.sources import Source
 
     quiet_datasets()
     model = model or model_dir_to_train()
-    config = TrainConfig(ModelConfig(decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
-                                     word_dropout=word_dropout),
-                         embeddings=embeddings, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,
-                         lr_decay=lr_decay, seed=seed)
+    # By name: Typer carries its own copy of click, whose ParameterSource is not click's.
+    given = {SOURCE_OPTIONS.get(name, name) for name in ctx.params
+             if ctx.get_parameter_source(name).name == "COMMANDLINE"}
     console = Console()
     try:
+        if resume and overwrite:
+            raise TaggerError("--resume and --overwrite both given; --resume continues the run, --overwrite "
+                              "starts a new one: give one")
+        epochs = epochs_to_train(epochs, "epochs" in given, train_with_dev, epochs_from, resume)
+        config = TrainConfig(ModelConfig(decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
+                                         word_dropout=word_dropout),
+                             embeddings=embeddings, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,
+                             lr_decay=lr_decay, seed=seed, train_with_dev=train_with_dev)
         world = World.from_environment()
         runtime = Runtime(device, precision.value, timeout)
         source = Source(data, *(str(file) if file else None for file in (train_file, dev_file, test_file)),
                         tokens_column=tokens_column, tags_column=tags_column)
+        if resume:
+            refuse_settings_unlike_the_run(model, config, source, given)
     except TaggerError as error:
         raise _fail(error) from None
-    if resume and overwrite:
-        raise _fail(TaggerError("--resume and --overwrite both given; --resume continues the run, --overwrite "
-                                "starts a new one: give one"))
-    if resume:
-        _refuse_options_unlike_the_run(ctx, model, config, source)
     command = "tagger train" if world.size == 1 else "torchrun ... -m tagger train"
     resume_command = f"{command} --model {shlex.quote(str(model))} --resume"
     stop = threading.Event()
@@ -206,25 +217,6 @@ def train(
         else:
             typer.echo(f"interrupted before training began; {saved}nothing to resume", err=True)
     raise typer.Exit(130)
-
-
-def _refuse_options_unlike_the_run(ctx: typer.Context, model: Path, config: TrainConfig, source) -> None:
-    """--resume continues a run with its own data and options: one given on the command line
-    that differs from the run's would be ignored, so it is refused (the same value is fine:
-    rerunning the first command with --resume added is how many resume)."""
-    from tagger.run import settings_unlike_the_run
-
-    # By name: Typer carries its own copy of click, whose ParameterSource is not click's.
-    given = {SOURCE_OPTIONS.get(name, name) for name in ctx.params
-             if ctx.get_parameter_source(name).name == "COMMANDLINE"}
-    try:
-        unlike = sorted(given & settings_unlike_the_run(model, config, source))
-    except TaggerError as error:
-        raise _fail(error) from None
-    if unlike:
-        options = ", ".join("--" + name.replace("_", "-") for name in unlike)
-        raise _fail(TaggerError(f"{model}: the run started with other {options}; --resume continues it with its "
-                                "own, so leave them out (or start a new run with --overwrite)"))
 
 
 @app.command("eval")

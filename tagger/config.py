@@ -53,6 +53,7 @@ class TrainConfig:
     clip: float = 5.0  # gradient norm
     seed: int = 1
     dev_fraction: float = 0.1  # of train held out when the data has no dev split
+    train_with_dev: bool = False  # train on train + dev for `epochs`, with no dev set to choose an epoch on
 
     @classmethod
     def from_dict(cls, options: dict) -> TrainConfig:

@@ -55,23 +55,30 @@ def show_training(records: Iterable[Record], console: Console) -> Finished | Sto
                 speed = tokens_seen / max(time.perf_counter() - epoch_started, 1e-9)
                 progress.update(bar, advance=1, loss=record.loss, speed=speed)
             elif isinstance(record, Epoch):
-                mark = " *" if record.is_best else ""
-                row = (str(record.epoch), f"{record.loss:.4f}", _pct(record.dev.precision),
-                       _pct(record.dev.recall), _pct(record.dev.f1) + mark, f"{record.seconds:.0f}s",
+                mark = " *" if record.is_best and record.dev is not None else ""
+                dev = ("-", "-", "-") if record.dev is None else \
+                    (_pct(record.dev.precision), _pct(record.dev.recall), _pct(record.dev.f1) + mark)
+                row = (str(record.epoch), f"{record.loss:.4f}", *dev, f"{record.seconds:.0f}s",
                        f"{record.tokens_per_second:,.0f}")
                 epochs.add_row(*row)
                 if not console.is_terminal:  # a log file gets no live display: a line per epoch instead
-                    live.console.print(f"epoch {row[0]}: loss {row[1]}, dev P/R/F1 {row[2]}/{row[3]}/{row[4]}, "
-                                       f"{row[5]}, {row[6]} tok/s", soft_wrap=True)
+                    scores = "" if record.dev is None else f" dev P/R/F1 {row[2]}/{row[3]}/{row[4]},"
+                    live.console.print(f"epoch {row[0]}: loss {row[1]},{scores} {row[5]}, {row[6]} tok/s",
+                                       soft_wrap=True)
             elif isinstance(record, (Finished, Stopped)):
                 progress.update(bar, visible=False)
                 end = record
     if isinstance(end, Finished):
-        reason = "stopped early: no better dev F1" if end.stopped_early else "reached --epochs"
-        console.print(f"Best dev F1 {_pct(end.dev.f1)} at epoch {end.best_epoch} (* above); {reason}; "
-                      f"{end.seconds / 60:.1f} min in all.", soft_wrap=True)
+        if end.dev is None:
+            console.print(f"Trained on train + dev for {end.best_epoch} epochs, no dev set left to choose an epoch on: "
+                          f"the last epoch's model is kept; {end.seconds / 60:.1f} min in all.", soft_wrap=True)
+        else:
+            reason = "stopped early: no better dev F1" if end.stopped_early else "reached --epochs"
+            console.print(f"Best dev F1 {_pct(end.dev.f1)} at epoch {end.best_epoch} (* above); {reason}; "
+                          f"{end.seconds / 60:.1f} min in all.", soft_wrap=True)
         if end.test is not None:
-            console.print(metrics_table(end.test, "Test set (best model)"))
+            title = "Test set (best model)" if end.dev is not None else "Test set (model trained on train + dev)"
+            console.print(metrics_table(end.test, title))
     return end
 
 
@@ -84,7 +91,8 @@ def _started_summary(started: Started) -> str:
     resumed = "" if started.resumed_at is None else \
         f"\nResuming the run at epoch {started.resumed_at[0]} ({started.resumed_at[1]:,} steps of it done)"
     sentences = "sentence" if started.train_sentences == 1 else "sentences"
-    return (f"Data: {started.train_sentences:,} train {sentences} ({started.train_tokens:,} tokens), {dev}, "
+    trained, dev = ("train and dev", "") if started.dev_trained else ("train", f"{dev}, ")
+    return (f"Data: {started.train_sentences:,} {trained} {sentences} ({started.train_tokens:,} tokens), {dev}"
             f"{started.test_sentences:,} test; tags: {' '.join(started.tags)}\n"
             f"Model: {started.parameters:,} parameters, {started.words:,} words{coverage}; "
             f"training on {started.device}{processes}{resumed}")

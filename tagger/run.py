@@ -44,6 +44,7 @@ class Started:
     processes: int
     resumed_at: tuple[int, int] | None = None  # (epoch, steps of it done) when resuming
     untrained_types: tuple[str, ...] = ()  # entity types of dev or test that train lacks: they can only be missed
+    dev_trained: bool = False  # dev is part of the training sentences (--train-with-dev)
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ class Stopped:
 
 @dataclass(frozen=True)
 class Finished:
-    best_epoch: int
-    dev: Metrics
+    best_epoch: int  # the saved model's; training on train + dev, the last
+    dev: Metrics | None  # None when dev was trained on
     test: Metrics | None
     stopped_early: bool
     seconds: float
@@ -104,6 +105,34 @@ def settings_unlike_the_run(model_dir: Path, config: TrainConfig, source: str | 
             | {field.name for field in fields(TrainConfig)
                if field.name != "model" and getattr(config, field.name) != getattr(started, field.name)}
             | {field.name for field in fields(Source) if getattr(source, field.name) != getattr(started_on, field.name)})
+
+
+def refuse_settings_unlike_the_run(model_dir: Path, config: TrainConfig, source: str | Source,
+                                  given: set[str]) -> None:
+    """A resumed run keeps its own data and options: a setting `given` (by its field name) that
+    differs from the run's would be ignored, so it is refused. The same value is fine: rerunning
+    the first command with --resume added is how many resume."""
+    unlike = sorted(given & settings_unlike_the_run(model_dir, config, source))
+    if unlike:
+        options = ", ".join("--" + name.replace("_", "-") for name in unlike)
+        raise TaggerError(f"{model_dir}: the run started with other {options}; --resume continues it with its "
+                          "own, so leave them out (or start a new run with --overwrite)")
+
+
+def epochs_to_train(epochs: int, epochs_given: bool, train_with_dev: bool, epochs_from: Path | None,
+                    resume: bool) -> int:
+    """`epochs`, or with `epochs_from` that model's best epoch. Training on train + dev leaves no
+    dev F1 to stop on, so it needs one of them given."""
+    if epochs_from is not None:
+        if not train_with_dev:
+            raise TaggerError("--epochs-from is for --train-with-dev: without it, dev F1 chooses the epoch")
+        if epochs_given:
+            raise TaggerError("--epochs and --epochs-from both given: give one")
+        return artifact.best_epoch(epochs_from)
+    if train_with_dev and not epochs_given and not resume:
+        raise TaggerError("--train-with-dev leaves no dev set to choose an epoch on: give --epochs N, or "
+                          "--epochs-from MODEL_DIR (a model trained with dev, whose best epoch it takes)")
+    return epochs
 
 
 def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None, new: tuple[TrainConfig, Source] | None,
@@ -155,7 +184,7 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
     yield Started(len(train_sentences), sum(train_sentences.lengths), len(dev_split), held_out,
                   len(corpus["test"]) if "test" in corpus else 0, encoder.tags.items, len(encoder.words),
                   coverage, sum(p.numel() for p in model.parameters()), str(device), world.size, resumed_at,
-                  _untrained_types(corpus, train_sentences.tag_names))
+                  _untrained_types(corpus, train_sentences.tag_names), config.train_with_dev)
     if stop.is_set():  # before the first step: nothing to keep
         yield Stopped(state.position.epoch, state.position.step, resumable=checkpoint is not None,
                       best_model_saved=artifact.has_model(model_dir))
@@ -174,14 +203,15 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
     summary = {"data": source.located().to_dict(), "options": {key: value for key, value in asdict(config).items() if key != "model"},
                "runtime": {"device": str(device), "precision": runtime.precision, "processes": world.size}}
     # Only the main process evaluates: the others need no dev sentences in memory.
-    dev_data = (dev_split["tokens"], data.tag_sequences(dev_split)) if world.is_main else ([], [])
+    dev_data = None if config.train_with_dev else \
+        (dev_split["tokens"], data.tag_sequences(dev_split)) if world.is_main else ([], [])
     try:
         with distributed.on_lost_peers(world, save_where_lost):
             for record in fit(state, encoder, train_sentences, dev_data, config, runtime, device):
                 if isinstance(record, Epoch):
                     if record.is_best and world.is_main:
-                        artifact.save_model(model_dir, model, encoder, {**summary, "best_epoch": record.epoch,
-                                                                        "dev": record.dev.to_dict()})
+                        artifact.save_model(model_dir, model, encoder, {
+                            **summary, "best_epoch": record.epoch, "dev": record.dev and record.dev.to_dict()})
                     save_checkpoint()
                 yield record
                 if stop.is_set():
@@ -201,7 +231,7 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
                             data.tag_sequences(corpus["test"]))
             artifact.update_training(model_dir, test=test.to_dict())
         artifact.remove_checkpoint(model_dir)
-    yield Finished(position.best_epoch, Metrics.from_dict(position.best_dev), test,
+    yield Finished(position.best_epoch, position.best_dev and Metrics.from_dict(position.best_dev), test,
                    stopped_early=position.since_best >= config.patience, seconds=time.perf_counter() - started)
 
 
@@ -218,7 +248,12 @@ def _load_data(config: TrainConfig, source: Source,
         raise DataError(f"{source.location}: every tag of the train split is O, so there is nothing to learn; "
                         "check the tags column (or --tags-column)")
     dev_split = corpus.get("validation")
-    if held_out:
+    if config.train_with_dev:
+        if held_out:
+            raise DataError(f"{source.location}: no dev split to add to train (--train-with-dev); give one with "
+                            "--dev FILE (or a dev file beside train in the folder), or train without --train-with-dev")
+        train_split, held_out = datasets.concatenate_datasets([train_split, dev_split]), False
+    elif held_out:
         if len(train_split) * config.dev_fraction < 1:
             raise DataError(f"{source.location}: {plural(len(train_split), 'sentence')} to train on, too few to hold "
                             f"{config.dev_fraction:.0%} of them out as a dev set; give a dev set with --dev FILE "

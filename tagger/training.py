@@ -37,7 +37,7 @@ class Step:
 class Epoch:
     epoch: int
     loss: float
-    dev: Metrics
+    dev: Metrics | None  # None when training on train + dev: each epoch's model is kept
     is_best: bool
     seconds: float
     tokens_per_second: float
@@ -128,10 +128,11 @@ _NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
 
 
 def fit(state: TrainingState, encoder: Encoder, train_sentences: TrainingSentences,
-        dev_data: tuple[Sequence, Sequence], config: TrainConfig, runtime: Runtime,
+        dev_data: tuple[Sequence, Sequence] | None, config: TrainConfig, runtime: Runtime,
         device: torch.device) -> Iterator[Step | Epoch]:
     """Train from `state` until `config.epochs`, or `config.patience` epochs without a better
-    dev F1. `state` is up to date whenever a record is yielded.
+    dev F1; with no `dev_data`, every epoch counts as the best. `state` is up to date whenever a
+    record is yielded.
 
     The model holds the epoch's weights while its Epoch record is consumed: save it then.
     With several processes, every one draws the same batches and trains its share of each;
@@ -174,11 +175,13 @@ def fit(state: TrainingState, encoder: Encoder, train_sentences: TrainingSentenc
             yield Step(position.epoch, step, len(batches), loss_value, batch_tokens)
         seconds = time.perf_counter() - started
         # Sent before the schedule moves on: a process lost here leaves the epoch's state whole.
-        dev = distributed.broadcast_from_main(world, evaluate(tagger, *dev_data) if world.is_main else None)
+        dev = None
+        if dev_data is not None:
+            dev = distributed.broadcast_from_main(world, evaluate(tagger, *dev_data) if world.is_main else None)
         state.schedule.step()
-        is_best = dev.f1 > position.best_f1
+        is_best = dev is None or dev.f1 > position.best_f1
         if is_best:
-            position.best_epoch, position.best_dev = position.epoch, dev.to_dict()
+            position.best_epoch, position.best_dev = position.epoch, dev and dev.to_dict()
         position.since_best = 0 if is_best else position.since_best + 1
         record = Epoch(position.epoch, position.loss_sum / max(1, position.tokens), dev, is_best, seconds,
                        tokens_now / seconds)

@@ -55,6 +55,24 @@ def test_train_reports_each_epoch_and_the_test_metrics_it_saves(trained):
     assert f"Model saved to {model}/" in output
 
 
+def test_train_with_dev_trains_for_the_best_epoch_of_a_dev_run_and_says_so(trained, tmp_path):
+    corpus, model, _ = trained
+    best = json.loads((model / "training.json").read_text())["best_epoch"]
+    final = tmp_path / "final"
+    result = invoke("train", "--data", corpus, "--model", final, "--train-with-dev", "--epochs-from", model,
+                    "--embeddings", "none", "--hidden-size", "32", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "Data: 100 train and dev sentences" in result.stdout
+    assert re.findall(r"^epoch (\d+): loss [\d.]+, \d+s", result.stdout, re.M) == [str(e) for e in range(1, best + 1)]
+    assert f"Trained on train + dev for {best} epochs" in result.stdout
+    assert "Test set (model trained on train + dev)" in result.stdout
+    summary = json.loads((final / "training.json").read_text())
+    assert summary["best_epoch"] == best and summary["dev"] is None and summary["options"]["train_with_dev"]
+    refused = invoke("train", "--data", corpus, "--model", tmp_path / "again", "--train-with-dev",
+                     "--epochs-from", final)
+    assert refused.exit_code == 2 and "was not chosen on a dev set" in refused.stderr
+
+
 def test_eval_json_reproduces_the_test_metrics_of_training(trained):
     corpus, model, _ = trained
     result = invoke("eval", "--data", corpus, "--model", model, "--json")
@@ -290,6 +308,14 @@ def test_predict_streams_before_the_input_ends(trained):
     (["train", "--data", "{corpus}", "--model", "{missing}", "--device", "cpu", "--precision", "bf16"],
      "mixed precision is for CUDA GPUs"),
     (["train", "--model", "{model}", "--resume"], "holds a finished model, no run to resume"),
+    (["train", "--data", "{corpus}", "--model", "{missing}", "--train-with-dev"],
+     "--train-with-dev leaves no dev set to choose an epoch on: give --epochs N, or --epochs-from MODEL_DIR"),
+    (["train", "--data", "{corpus}", "--model", "{missing}", "--epochs-from", "{model}"],
+     "--epochs-from is for --train-with-dev"),
+    (["train", "--data", "{corpus}", "--model", "{missing}", "--train-with-dev", "--epochs-from", "{model}",
+      "--epochs", "3"], "--epochs and --epochs-from both given"),
+    (["train", "--data", "{one}", "--model", "{missing}", "--train-with-dev", "--epochs", "2"],
+     "one.txt: no dev split to add to train (--train-with-dev)"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path, args, message):
     corpus, model, _ = trained

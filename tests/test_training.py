@@ -140,3 +140,25 @@ def test_resuming_on_data_whose_words_changed_says_so(corpus, tmp_path):
         file.write("Quorvath X X B-PER\nzindled X X O\n\n")
     with pytest.raises(DataError, match="the data changed since the run started .its words or tags differ"):
         list(resume(tmp_path / "model", CPU))
+
+
+def test_training_on_train_and_dev_keeps_the_last_epoch_and_scores_it_on_test(corpus, tmp_path):
+    model_dir = tmp_path / "model"
+    records = list(train(replace(CONFIG, train_with_dev=True, epochs=3), corpus, model_dir, CPU))
+    started, finished = records[0], records[-1]
+    assert started.dev_trained and started.train_sentences == 60 + 12
+    epochs = [record for record in records if isinstance(record, Epoch)]
+    assert [(e.epoch, e.dev, e.is_best) for e in epochs] == [(1, None, True), (2, None, True), (3, None, True)]
+    assert finished.best_epoch == 3 and finished.dev is None and finished.test is not None
+    summary = json.loads((model_dir / "training.json").read_text())
+    assert summary["dev"] is None and summary["best_epoch"] == 3 and summary["options"]["train_with_dev"]
+    assert summary["test"] == finished.test.to_dict()
+
+
+def test_training_on_train_and_dev_needs_a_dev_split(tmp_path):
+    from conftest import write_corpus
+    from tagger.errors import DataError
+
+    corpus = write_corpus(tmp_path / "corpus", train=40, dev=0)
+    with pytest.raises(DataError, match="no dev split to add to train"):
+        list(train(replace(CONFIG, train_with_dev=True), str(corpus), tmp_path / "model", CPU))
