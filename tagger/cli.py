@@ -108,8 +108,8 @@ def train(
     model: ModelOption = None,
     embeddings: Annotated[str, typer.Option(help="glove (GloVe 6B 50d), none, or a GloVe/word2vec "
                                                  "text file.", rich_help_panel="Model")] = TRAINING.embeddings,
-    decoder: Annotated[Decoder, typer.Option(help="softmax: each token's tag from the classifier; crf: "
-                                             "a linear-chain CRF over the classifier's logits.",
+    decoder: Annotated[Decoder, typer.Option(help="crf: a linear-chain CRF over the classifier's "
+                                             "logits; softmax: each token's tag from the classifier.",
                                              rich_help_panel="Model")] = Decoder(MODEL.decoder),
     hidden_size: Annotated[int, typer.Option(min=1, help="LSTM units per direction.",
                                              rich_help_panel="Model")] = MODEL.hidden_size,

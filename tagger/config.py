@@ -24,7 +24,7 @@ PREDICT_BATCH_TOKENS = 20_000  # tokens tagged at a time: output starts early, m
 class ModelConfig:
     """The network's design; with the sizes the data gives (model.Dimensions), what rebuilds it."""
 
-    decoder: str = "softmax"  # softmax: each token's tag from the classifier; crf: a linear-chain CRF
+    decoder: str = "crf"  # softmax: each token's tag from the classifier; crf: a linear-chain CRF
     hidden_size: int = 200  # LSTM units per direction
     lstm_layers: int = 1
     dropout: float = 0.33  # on the LSTM's inputs and outputs

@@ -311,7 +311,7 @@ def test_a_format_1_model_loads_and_tags_as_the_version_that_wrote_it():
 
     expected = json.loads((FORMAT_1 / "expected.json").read_text())
     saved = load_model(FORMAT_1 / "model")
-    assert saved.model.config == ModelConfig(hidden_size=16)
+    assert saved.model.config == ModelConfig(decoder="softmax", hidden_size=16)
     assert saved.training["best_epoch"] >= 1 and 0.0 < saved.training["test"]["f1"] <= 1.0
     tagged = Tagger(saved.model, saved.encoder).tag(expected["sentences"])
     assert [t.tags for t in tagged] == expected["tags"]
