@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from tagger import files, format1
-from tagger.config import ModelConfig
+from tagger.config import ModelConfig, TrainConfig
 from tagger.encoding import Encoder
 from tagger.errors import ArtifactError
 from tagger.model import BiLSTMTagger, Dimensions
@@ -204,18 +204,25 @@ def update_training(model_dir: Path, **entries) -> None:
         raise ArtifactError(f"{path}: could not update it ({error.strerror or error}); it is unchanged") from None
 
 
-def best_epoch(model_dir: Path) -> int:
-    """The epoch whose dev F1 chose the model saved in `model_dir`: how long to train on train + dev."""
-    path = Path(model_dir) / TRAINING_FILE
-    if not path.is_file():
-        raise ArtifactError(f"{model_dir}: no trained model there (no {TRAINING_FILE}); --epochs-from takes the "
-                            "directory of a model trained with a dev set")
-    training = _read_json(path)
-    epoch = training.get("best_epoch")
-    if training.get("dev") is None or not isinstance(epoch, int):
+def dev_run(model_dir: Path) -> tuple[int, TrainConfig]:
+    """The best epoch of the finished run that saved the model in `model_dir`, chosen on dev, and
+    the settings it trained with: how long, and how, to train on train + dev."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        kind = "a file" if model_dir.exists() else "no such directory"
+        raise ArtifactError(f"{model_dir}: {kind}; --epochs-from takes the directory of a model trained with a dev set")
+    if has_checkpoint(model_dir):
+        raise ArtifactError(f"{model_dir}: its run is unfinished, so its best epoch may not be its last word; finish "
+                            f"it with `tagger train --model {shlex.quote(str(model_dir))} --resume`, or give --epochs N")
+    saved = load_model(model_dir)
+    epoch, options = saved.training.get("best_epoch"), saved.training.get("options")
+    if saved.training.get("dev") is None or not isinstance(epoch, int) or epoch < 1 or not isinstance(options, dict):
         raise ArtifactError(f"{model_dir}: its model was not chosen on a dev set, so it has no best epoch to "
                             "train for; give a model trained without --train-with-dev, or --epochs N")
-    return epoch
+    try:
+        return epoch, TrainConfig.from_dict({**options, "model": asdict(saved.model.config)})
+    except TypeError as error:
+        raise ArtifactError(f"{model_dir / TRAINING_FILE}: its options are not this tagger's ({error})") from None
 
 
 def load_model(model_dir: Path, device: torch.device | str = "cpu") -> SavedModel:

@@ -157,8 +157,8 @@ def train(
     from tagger.distributed import FailedElsewhere, World
     from tagger.render import show_training
     from tagger.data import quiet_datasets
-    from tagger.run import (Finished, epochs_to_train, refuse_settings_unlike_the_run, resume as resume_run,
-                            stop_on_signals, train as train_model)
+    from tagger.run import (Finished, refuse_settings_unlike_the_run, resume as resume_run, stop_on_signals,
+                            train as train_model, with_epochs_from)
     from tagger.sources import Source
 
     quiet_datasets()
@@ -171,11 +171,11 @@ def train(
         if resume and overwrite:
             raise TaggerError("--resume and --overwrite both given; --resume continues the run, --overwrite "
                               "starts a new one: give one")
-        epochs = epochs_to_train(epochs, "epochs" in given, train_with_dev, epochs_from, resume)
         config = TrainConfig(ModelConfig(decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
                                          word_dropout=word_dropout),
                              embeddings=embeddings, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,
                              lr_decay=lr_decay, seed=seed, train_with_dev=train_with_dev)
+        config = with_epochs_from(config, given, epochs_from, model, resume)
         world = World.from_environment()
         runtime = Runtime(device, precision.value, timeout)
         source = Source(data, *(str(file) if file else None for file in (train_file, dev_file, test_file)),
@@ -259,6 +259,9 @@ def evaluate(
                    f"{', '.join(result.unseen_types)}; their entities count as missed", err=True)
     if result.metrics.support == 0:
         typer.echo(f"warning: {source.location}: the gold tags hold no entities, so every figure is 0", err=True)
+    if result.trained_on:
+        typer.echo(f"warning: {model} was trained on this dev split (--train-with-dev): these scores are on "
+                   "sentences it learnt from, not a measure of how it tags new text", err=True)
     where = source.location if result.split is None else f"{source.location} ({result.split})"
     if as_json:
         typer.echo(json.dumps(result.to_dict()))

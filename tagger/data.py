@@ -111,6 +111,23 @@ def tag_names(dataset: datasets.Dataset) -> list[str]:
     return dataset.features["ner_tags"].feature.names
 
 
+def joined(splits: Sequence[datasets.Dataset]) -> datasets.Dataset:
+    """Standardised splits as one, their tags relabelled by the names of all of them (a split
+    may lack a tag another has)."""
+    names = sorted({name for split in splits for name in tag_names(split)}, key=_tag_order)
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names))})
+
+    def relabelled(split: datasets.Dataset) -> datasets.Dataset:
+        if tag_names(split) == names:
+            return split
+        label_ids = [names.index(name) for name in tag_names(split)]
+        return split.map(lambda batch: {"ner_tags": [[label_ids[i] for i in tags] for tags in batch["ner_tags"]]},
+                         batched=True, batch_size=ROWS_PER_CHECK, features=features)
+
+    return datasets.concatenate_datasets([relabelled(split) for split in splits])
+
+
 def tag_sequences(dataset: datasets.Dataset) -> list[list[str]]:
     """Every sentence's tags as strings."""
     names = tag_names(dataset)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tagger import data
+from tagger.artifact import load_model
 from tagger.sources import Source
 from tagger.device import resolve_device
 from tagger.error_analysis import ErrorReport, analyse
@@ -30,19 +31,25 @@ class Evaluation:
     split: str | None  # the split scored; None for a source that is one split
     unseen_types: list[str]  # gold entity types the model was never trained on: they can only be missed
     errors: ErrorReport | None = None
+    trained_on: bool = False  # the split is the dev split the model trained on (--train-with-dev)
 
     def to_dict(self) -> dict:
         errors = {} if self.errors is None else {"errors": self.errors.to_dict()}
         return {**self.metrics.to_dict(), "sentences": self.sentences, "tokens": self.tokens,
-                "seconds": self.seconds, "split": self.split, "unseen_types": self.unseen_types, **errors}
+                "seconds": self.seconds, "split": self.split, "unseen_types": self.unseen_types,
+                "trained_on": self.trained_on, **errors}
 
 
 def evaluate_saved(model_dir: Path, source: str | Source, split: str | None = None, device_name: str = "auto",
                    with_errors: bool = False) -> Evaluation:
     """Evaluate the model saved in `model_dir` on one split of `source` (test unless named; a
     source that is one file is its own split), with the breakdown of its errors if asked."""
-    tagger = Tagger.load(model_dir, resolve_device(device_name))
+    device = resolve_device(device_name)
+    saved = load_model(model_dir, device)
+    tagger = Tagger(saved.model, saved.encoder, device)
     dataset, split = data.load_split(source, split)
+    trained_on = (split == "validation" and saved.training.get("options", {}).get("train_with_dev", False)
+                  and saved.training.get("data") == Source.of(source).located().to_dict())
     sentences, gold = dataset["tokens"], data.tag_sequences(dataset)
     started = time.perf_counter()
     predicted = [tagged.tags for tagged in tagger.tag(sentences, with_probabilities=False)]
@@ -51,4 +58,4 @@ def evaluate_saved(model_dir: Path, source: str | Source, split: str | None = No
     known = {tag[2:] for tag in tagger.encoder.tags.items}
     unseen = sorted({tag[2:] for tags in gold for tag in tags if tag != "O"} - known)
     return Evaluation(entity_metrics(gold, predicted), len(sentences), sum(map(len, sentences)), seconds, split,
-                      unseen, errors)
+                      unseen, errors, trained_on)

@@ -91,10 +91,12 @@ def _started_summary(started: Started) -> str:
     resumed = "" if started.resumed_at is None else \
         f"\nResuming the run at epoch {started.resumed_at[0]} ({started.resumed_at[1]:,} steps of it done)"
     sentences = "sentence" if started.train_sentences == 1 else "sentences"
-    trained, dev = ("train and dev", "") if started.dev_trained else ("train", f"{dev}, ")
+    trained, dev = ("train", f"{dev}, ")
+    if started.dev_trained:
+        trained, dev = ("train and dev", "") if started.dev_sentences else ("train (no dev split: none held out)", "")
     return (f"Data: {started.train_sentences:,} {trained} {sentences} ({started.train_tokens:,} tokens), {dev}"
             f"{started.test_sentences:,} test; tags: {' '.join(started.tags)}\n"
-            f"Model: {started.parameters:,} parameters, {started.words:,} words{coverage}; "
+            f"Model: {started.decoder} decoder, {started.parameters:,} parameters, {started.words:,} words{coverage}; "
             f"training on {started.device}{processes}{resumed}")
 
 

@@ -45,6 +45,7 @@ class Started:
     resumed_at: tuple[int, int] | None = None  # (epoch, steps of it done) when resuming
     untrained_types: tuple[str, ...] = ()  # entity types of dev or test that train lacks: they can only be missed
     dev_trained: bool = False  # dev is part of the training sentences (--train-with-dev)
+    decoder: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,13 +98,8 @@ def settings_unlike_the_run(model_dir: Path, config: TrainConfig, source: str | 
     checkpoint = artifact.load_checkpoint(model_dir)
     if checkpoint is None:
         return set()
-    started, started_on = TrainConfig.from_dict(checkpoint["config"]), Source.of(checkpoint["data"]).located()
-    started = replace(started, embeddings=embeddings.locate(started.embeddings))  # format 1 kept them relative
-    config = replace(config, embeddings=embeddings.locate(config.embeddings))
-    source = Source.of(source).located()
-    return ({field.name for field in fields(ModelConfig) if getattr(config.model, field.name) != getattr(started.model, field.name)}
-            | {field.name for field in fields(TrainConfig)
-               if field.name != "model" and getattr(config, field.name) != getattr(started, field.name)}
+    started_on, source = Source.of(checkpoint["data"]).located(), Source.of(source).located()
+    return (_settings_unlike(config, TrainConfig.from_dict(checkpoint["config"]))
             | {field.name for field in fields(Source) if getattr(source, field.name) != getattr(started_on, field.name)})
 
 
@@ -119,20 +115,48 @@ def refuse_settings_unlike_the_run(model_dir: Path, config: TrainConfig, source:
                           "own, so leave them out (or start a new run with --overwrite)")
 
 
-def epochs_to_train(epochs: int, epochs_given: bool, train_with_dev: bool, epochs_from: Path | None,
-                    resume: bool) -> int:
-    """`epochs`, or with `epochs_from` that model's best epoch. Training on train + dev leaves no
-    dev F1 to stop on, so it needs one of them given."""
+def with_epochs_from(config: TrainConfig, given: set[str], epochs_from: Path | None, model_dir: Path,
+                     resume: bool) -> TrainConfig:
+    """`config` for a new run, with `epochs_from`'s best epoch when given; what --train-with-dev
+    needs checked first. With no dev F1 to stop on, it needs its epochs given and takes no
+    patience; the dev run it takes them from must have trained as this run will, or its best
+    epoch would mean something else here."""
     if epochs_from is not None:
-        if not train_with_dev:
+        if resume:
+            raise TaggerError("--epochs-from does not apply to --resume: the run keeps its own epochs")
+        if not config.train_with_dev:
             raise TaggerError("--epochs-from is for --train-with-dev: without it, dev F1 chooses the epoch")
-        if epochs_given:
+        if "epochs" in given:
             raise TaggerError("--epochs and --epochs-from both given: give one")
-        return artifact.best_epoch(epochs_from)
-    if train_with_dev and not epochs_given and not resume:
-        raise TaggerError("--train-with-dev leaves no dev set to choose an epoch on: give --epochs N, or "
-                          "--epochs-from MODEL_DIR (a model trained with dev, whose best epoch it takes)")
-    return epochs
+        if Path(epochs_from).resolve() == Path(model_dir).resolve():
+            raise TaggerError(f"--epochs-from and --model both name {model_dir}: the new model would replace the "
+                              "run it takes its epochs from; give another --model")
+        best_epoch, dev_run = artifact.dev_run(epochs_from)
+        unlike = sorted(_settings_unlike(config, dev_run) - {"epochs", "patience", "train_with_dev"})
+        if unlike:
+            settings = {**asdict(dev_run.model), **asdict(dev_run)}
+            options = ", ".join(f"--{name.replace('_', '-')} {settings[name]}" for name in unlike)
+            raise TaggerError(f"{epochs_from} was trained with {options}: give the same, so that its best epoch "
+                              "means the same here (or give --epochs N)")
+        return replace(config, epochs=best_epoch)
+    if config.train_with_dev and not resume:
+        if "epochs" not in given:
+            raise TaggerError("--train-with-dev leaves no dev set to choose an epoch on: give --epochs N, or "
+                              "--epochs-from MODEL_DIR (a model trained with dev, whose best epoch it takes)")
+        if "patience" in given:
+            raise TaggerError("--patience does not apply to --train-with-dev: with no dev F1 to stop on, it trains "
+                              "for all of --epochs")
+    return config
+
+
+def _settings_unlike(config: TrainConfig, other: TrainConfig) -> set[str]:
+    """The ModelConfig and TrainConfig field names whose values differ; vectors files compared by
+    their absolute paths."""
+    config = replace(config, embeddings=embeddings.locate(config.embeddings))
+    other = replace(other, embeddings=embeddings.locate(other.embeddings))  # format 1 kept them relative
+    return ({field.name for field in fields(ModelConfig) if getattr(config.model, field.name) != getattr(other.model, field.name)}
+            | {field.name for field in fields(TrainConfig)
+               if field.name != "model" and getattr(config, field.name) != getattr(other, field.name)})
 
 
 def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None, new: tuple[TrainConfig, Source] | None,
@@ -181,10 +205,10 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
             raise DataError(f"{source.location}: the data changed since the run started (its words or tags differ "
                             f"from the checkpoint's); restore it to resume, or start again with --overwrite") from None
     resumed_at = (state.position.epoch, state.position.step) if checkpoint is not None else None
-    yield Started(len(train_sentences), sum(train_sentences.lengths), len(dev_split), held_out,
+    yield Started(len(train_sentences), sum(train_sentences.lengths), 0 if dev_split is None else len(dev_split), held_out,
                   len(corpus["test"]) if "test" in corpus else 0, encoder.tags.items, len(encoder.words),
                   coverage, sum(p.numel() for p in model.parameters()), str(device), world.size, resumed_at,
-                  _untrained_types(corpus, train_sentences.tag_names), config.train_with_dev)
+                  _untrained_types(corpus, train_sentences.tag_names), config.train_with_dev, config.model.decoder)
     if stop.is_set():  # before the first step: nothing to keep
         yield Stopped(state.position.epoch, state.position.step, resumable=checkpoint is not None,
                       best_model_saved=artifact.has_model(model_dir))
@@ -236,9 +260,10 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
 
 
 def _load_data(config: TrainConfig, source: Source,
-               world: distributed.World) -> tuple[datasets.DatasetDict, data.TrainingSentences, datasets.Dataset, bool]:
-    """The corpus, the sentences to train on and the split to choose the best epoch on, and
-    whether that was held out of train."""
+               world: distributed.World) -> tuple[datasets.DatasetDict, data.TrainingSentences, datasets.Dataset | None,
+                                                  bool]:
+    """The corpus, the sentences to train on and the split to choose the best epoch on (with
+    train_with_dev, the dev split trained on, if any), and whether that was held out of train."""
     corpus = data.load_corpus(source)
     if "train" not in corpus:
         raise DataError(f"{source.location}: no train split (it has: {', '.join(corpus)}); name a file or "
@@ -248,11 +273,10 @@ def _load_data(config: TrainConfig, source: Source,
         raise DataError(f"{source.location}: every tag of the train split is O, so there is nothing to learn; "
                         "check the tags column (or --tags-column)")
     dev_split = corpus.get("validation")
-    if config.train_with_dev:
-        if held_out:
-            raise DataError(f"{source.location}: no dev split to add to train (--train-with-dev); give one with "
-                            "--dev FILE (or a dev file beside train in the folder), or train without --train-with-dev")
-        train_split, held_out = datasets.concatenate_datasets([train_split, dev_split]), False
+    if config.train_with_dev:  # with no dev split, the final model trains on all of train
+        if not held_out:
+            train_split = data.joined([train_split, dev_split])
+        held_out = False
     elif held_out:
         if len(train_split) * config.dev_fraction < 1:
             raise DataError(f"{source.location}: {plural(len(train_split), 'sentence')} to train on, too few to hold "
@@ -277,8 +301,10 @@ def _untrained_types(corpus: datasets.DatasetDict, trained_tags: list[str]) -> t
 def _checkpoint_to_resume(model_dir: Path) -> dict:
     checkpoint = artifact.load_checkpoint(model_dir)
     if checkpoint is None:
-        finished = " holds a finished model, no run" if artifact.has_model(model_dir) else " has no run"
-        raise ArtifactError(f"{model_dir}:{finished} to resume; train without --resume to start a new run")
+        if artifact.has_model(model_dir):
+            raise ArtifactError(f"{model_dir}: holds a finished model, no run to resume; train without --resume and "
+                                "with --overwrite to replace it with a new run")
+        raise ArtifactError(f"{model_dir}: has no run to resume; train without --resume to start a new run")
     return checkpoint
 
 

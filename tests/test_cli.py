@@ -55,22 +55,34 @@ def test_train_reports_each_epoch_and_the_test_metrics_it_saves(trained):
     assert f"Model saved to {model}/" in output
 
 
-def test_train_with_dev_trains_for_the_best_epoch_of_a_dev_run_and_says_so(trained, tmp_path):
+def test_train_with_dev_trains_as_the_dev_run_did_for_its_best_epoch_and_says_so(trained, tmp_path):
     corpus, model, _ = trained
     best = json.loads((model / "training.json").read_text())["best_epoch"]
     final = tmp_path / "final"
+    as_the_dev_run = ["--embeddings", "none", "--hidden-size", "32", "--batch-size", "8", "--lr", "0.01",
+                      "--decoder", "softmax", "--device", "cpu"]
     result = invoke("train", "--data", corpus, "--model", final, "--train-with-dev", "--epochs-from", model,
-                    "--embeddings", "none", "--hidden-size", "32", "--device", "cpu")
+                    *as_the_dev_run)
     assert result.exit_code == 0, result.output
-    assert "Data: 100 train and dev sentences" in result.stdout
+    assert "Data: 100 train and dev sentences" in result.stdout and "Model: softmax decoder" in result.stdout
     assert re.findall(r"^epoch (\d+): loss [\d.]+, \d+s", result.stdout, re.M) == [str(e) for e in range(1, best + 1)]
     assert f"Trained on train + dev for {best} epochs" in result.stdout
     assert "Test set (model trained on train + dev)" in result.stdout
     summary = json.loads((final / "training.json").read_text())
     assert summary["best_epoch"] == best and summary["dev"] is None and summary["options"]["train_with_dev"]
-    refused = invoke("train", "--data", corpus, "--model", tmp_path / "again", "--train-with-dev",
-                     "--epochs-from", final)
-    assert refused.exit_code == 2 and "was not chosen on a dev set" in refused.stderr
+    scored = invoke("eval", "--data", corpus, "--model", final, "--split", "dev", "--json")
+    assert scored.exit_code == 0 and json.loads(scored.stdout)["trained_on"]
+    assert scored.stderr.startswith(f"warning: {final} was trained on this dev split (--train-with-dev)")
+    assert invoke("eval", "--data", corpus, "--model", model, "--split", "dev").stderr == ""
+    for args, message in [
+        (["--epochs-from", final, *as_the_dev_run], "its model was not chosen on a dev set"),
+        (["--epochs-from", model, "--embeddings", "none", "--device", "cpu"],
+         f"{model} was trained with --batch-size 8, --decoder softmax, --hidden-size 32, --lr 0.01: give the same"),
+        (["--epochs", "2", "--patience", "1"], "--patience does not apply to --train-with-dev"),
+    ]:
+        refused = invoke("train", "--data", corpus, "--model", tmp_path / "again", "--train-with-dev", *args)
+        assert refused.exit_code == 2 and message in refused.stderr, refused.output
+    assert not (tmp_path / "again").exists()
 
 
 def test_eval_json_reproduces_the_test_metrics_of_training(trained):
@@ -314,8 +326,12 @@ def test_predict_streams_before_the_input_ends(trained):
      "--epochs-from is for --train-with-dev"),
     (["train", "--data", "{corpus}", "--model", "{missing}", "--train-with-dev", "--epochs-from", "{model}",
       "--epochs", "3"], "--epochs and --epochs-from both given"),
-    (["train", "--data", "{one}", "--model", "{missing}", "--train-with-dev", "--epochs", "2"],
-     "one.txt: no dev split to add to train (--train-with-dev)"),
+    (["train", "--data", "{corpus}", "--model", "{missing}", "--train-with-dev", "--epochs-from", "{corpus}/none"],
+     "none: no such directory; --epochs-from takes the directory of a model trained with a dev set"),
+    (["train", "--data", "{corpus}", "--model", "{model}", "--train-with-dev", "--epochs-from", "{model}",
+      "--overwrite"], "the new model would replace the run it takes its epochs from"),
+    (["train", "--model", "{model}", "--resume", "--train-with-dev", "--epochs-from", "{model}"],
+     "--epochs-from does not apply to --resume"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path, args, message):
     corpus, model, _ = trained
@@ -527,8 +543,8 @@ def test_tagger_model_sets_the_default_model_of_every_command(trained, elsewhere
     assert tagged.stdout.split("\t")[0] == "Ada"
     assert invoke("eval", "--data", corpus, "--json").exit_code == 0
     resumed = invoke("train", "--resume")
-    assert resumed.stderr == (f"error: {model}: holds a finished model, no run to resume; train without --resume to start "
-                              "a new run\n")
+    assert resumed.stderr == (f"error: {model}: holds a finished model, no run to resume; train without --resume and "
+                              "with --overwrite to replace it with a new run\n")
     assert invoke("predict", "--model", "nowhere", input="Ada").stderr.startswith("error: nowhere: no model there")
 
 

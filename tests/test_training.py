@@ -155,10 +155,26 @@ def test_training_on_train_and_dev_keeps_the_last_epoch_and_scores_it_on_test(co
     assert summary["test"] == finished.test.to_dict()
 
 
-def test_training_on_train_and_dev_needs_a_dev_split(tmp_path):
-    from conftest import write_corpus
-    from tagger.errors import DataError
+def test_training_on_train_and_dev_takes_the_tags_of_both_or_all_of_train_when_there_is_no_dev(tmp_path):
+    from conftest import write_conll, write_corpus
 
     corpus = write_corpus(tmp_path / "corpus", train=40, dev=0)
-    with pytest.raises(DataError, match="no dev split to add to train"):
-        list(train(replace(CONFIG, train_with_dev=True), str(corpus), tmp_path / "model", CPU))
+    records = list(train(replace(CONFIG, train_with_dev=True, epochs=1), str(corpus), tmp_path / "all", CPU))
+    assert records[0].train_sentences == 40 and records[0].dev_sentences == 0  # nothing held out
+    write_conll(corpus / "valid.txt", [[("Quorvath", "B-EVT"), ("fair", "I-EVT"), ("opened", "O")]])
+    records = list(train(replace(CONFIG, train_with_dev=True, epochs=1), str(corpus), tmp_path / "both", CPU))
+    assert records[0].train_sentences == 41 and not records[0].untrained_types
+    assert {"B-EVT", "I-EVT", "B-PER"} <= set(artifact.load_model(tmp_path / "both").encoder.tags.items)
+
+
+def test_epochs_are_not_taken_from_an_unfinished_run(corpus, tmp_path):
+    from tagger.errors import ArtifactError
+    from tagger.run import with_epochs_from
+
+    run = train(CONFIG, corpus, tmp_path / "dev-run", CPU)
+    for record in run:
+        if isinstance(record, Step) and record.epoch == 2:
+            break
+    run.close()  # epoch 1's model is saved, the run is not finished
+    with pytest.raises(ArtifactError, match="its run is unfinished, so its best epoch may not be its last word"):
+        with_epochs_from(replace(CONFIG, train_with_dev=True), set(), tmp_path / "dev-run", tmp_path / "final", False)
