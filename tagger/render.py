@@ -70,14 +70,14 @@ def show_training(records: Iterable[Record], console: Console) -> Finished | Sto
                 end = record
     if isinstance(end, Finished):
         if end.dev is None:
-            console.print(f"Trained on train + dev for {end.best_epoch} epochs, no dev set left to choose an epoch on: "
+            console.print(f"Trained for {end.best_epoch} epochs with no dev set to choose an epoch on (--train-with-dev): "
                           f"the last epoch's model is kept; {end.seconds / 60:.1f} min in all.", soft_wrap=True)
         else:
             reason = "stopped early: no better dev F1" if end.stopped_early else "reached --epochs"
             console.print(f"Best dev F1 {_pct(end.dev.f1)} at epoch {end.best_epoch} (* above); {reason}; "
                           f"{end.seconds / 60:.1f} min in all.", soft_wrap=True)
         if end.test is not None:
-            title = "Test set (best model)" if end.dev is not None else "Test set (model trained on train + dev)"
+            title = "Test set (best model)" if end.dev is not None else "Test set (last epoch's model)"
             console.print(metrics_table(end.test, title))
     return end
 
@@ -91,9 +91,9 @@ def _started_summary(started: Started) -> str:
     resumed = "" if started.resumed_at is None else \
         f"\nResuming the run at epoch {started.resumed_at[0]} ({started.resumed_at[1]:,} steps of it done)"
     sentences = "sentence" if started.train_sentences == 1 else "sentences"
-    trained, dev = ("train", f"{dev}, ")
+    trained, dev = "train", f"{dev}, "
     if started.dev_trained:
-        trained, dev = ("train and dev", "") if started.dev_sentences else ("train (no dev split: none held out)", "")
+        trained, dev = ("train and dev", "") if started.dev_sentences else ("train", "no dev split (none held out), ")
     return (f"Data: {started.train_sentences:,} {trained} {sentences} ({started.train_tokens:,} tokens), {dev}"
             f"{started.test_sentences:,} test; tags: {' '.join(started.tags)}\n"
             f"Model: {started.decoder} decoder, {started.parameters:,} parameters, {started.words:,} words{coverage}; "

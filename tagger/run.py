@@ -18,6 +18,7 @@ import torch
 from tagger import artifact, data, distributed, embeddings
 from tagger.config import ModelConfig, Runtime, TrainConfig
 from tagger.encoding import Encoder, TrainingText, Vocabulary
+from tagger.entities import is_bioes
 from tagger.errors import ArtifactError, DataError, TaggerError, plural
 from tagger.evaluation import evaluate
 from tagger.metrics import Metrics
@@ -119,8 +120,8 @@ def with_epochs_from(config: TrainConfig, given: set[str], epochs_from: Path | N
                      resume: bool) -> TrainConfig:
     """`config` for a new run, with `epochs_from`'s best epoch when given; what --train-with-dev
     needs checked first. With no dev F1 to stop on, it needs its epochs given and takes no
-    patience; the dev run it takes them from must have trained as this run will, or its best
-    epoch would mean something else here."""
+    patience; the dev run it takes them from must have trained as this run will (but for its
+    seed), or its best epoch would mean something else here."""
     if epochs_from is not None:
         if resume:
             raise TaggerError("--epochs-from does not apply to --resume: the run keeps its own epochs")
@@ -128,11 +129,14 @@ def with_epochs_from(config: TrainConfig, given: set[str], epochs_from: Path | N
             raise TaggerError("--epochs-from is for --train-with-dev: without it, dev F1 chooses the epoch")
         if "epochs" in given:
             raise TaggerError("--epochs and --epochs-from both given: give one")
+        if "patience" in given:
+            raise TaggerError("--patience does not apply to --train-with-dev: with no dev F1 to stop on, it trains "
+                              "for all of its epochs")
         if Path(epochs_from).resolve() == Path(model_dir).resolve():
             raise TaggerError(f"--epochs-from and --model both name {model_dir}: the new model would replace the "
                               "run it takes its epochs from; give another --model")
         best_epoch, dev_run = artifact.dev_run(epochs_from)
-        unlike = sorted(_settings_unlike(config, dev_run) - {"epochs", "patience", "train_with_dev"})
+        unlike = sorted(_settings_unlike(config, dev_run) - {"epochs", "patience", "seed", "train_with_dev"})
         if unlike:
             settings = {**asdict(dev_run.model), **asdict(dev_run)}
             options = ", ".join(f"--{name.replace('_', '-')} {settings[name]}" for name in unlike)
@@ -275,6 +279,10 @@ def _load_data(config: TrainConfig, source: Source,
     dev_split = corpus.get("validation")
     if config.train_with_dev:  # with no dev split, the final model trains on all of train
         if not held_out:
+            if len({is_bioes(data.tag_names(split)) for split in (train_split, dev_split)
+                    if data.tag_names(split) != ["O"]}) > 1:
+                raise DataError(f"{source.location}: train and dev are tagged in different schemes (one BIOES, the "
+                                "other IOB); tag them alike to train on both together")
             train_split = data.joined([train_split, dev_split])
         held_out = False
     elif held_out:

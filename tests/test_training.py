@@ -157,6 +157,7 @@ def test_training_on_train_and_dev_keeps_the_last_epoch_and_scores_it_on_test(co
 
 def test_training_on_train_and_dev_takes_the_tags_of_both_or_all_of_train_when_there_is_no_dev(tmp_path):
     from conftest import write_conll, write_corpus
+    from tagger.errors import DataError
 
     corpus = write_corpus(tmp_path / "corpus", train=40, dev=0)
     records = list(train(replace(CONFIG, train_with_dev=True, epochs=1), str(corpus), tmp_path / "all", CPU))
@@ -165,6 +166,9 @@ def test_training_on_train_and_dev_takes_the_tags_of_both_or_all_of_train_when_t
     records = list(train(replace(CONFIG, train_with_dev=True, epochs=1), str(corpus), tmp_path / "both", CPU))
     assert records[0].train_sentences == 41 and not records[0].untrained_types
     assert {"B-EVT", "I-EVT", "B-PER"} <= set(artifact.load_model(tmp_path / "both").encoder.tags.items)
+    write_conll(corpus / "valid.txt", [[("Quorvath", "S-PER"), ("opened", "O")]])
+    with pytest.raises(DataError, match="train and dev are tagged in different schemes"):
+        list(train(replace(CONFIG, train_with_dev=True, epochs=1), str(corpus), tmp_path / "schemes", CPU))
 
 
 def test_epochs_are_not_taken_from_an_unfinished_run(corpus, tmp_path):
