@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from tagger import files, format1
-from tagger.config import ModelConfig, TrainConfig
+from tagger.config import ModelConfig
 from tagger.encoding import Encoder
 from tagger.errors import ArtifactError
 from tagger.model import BiLSTMTagger, Dimensions
@@ -202,27 +202,6 @@ def update_training(model_dir: Path, **entries) -> None:
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise ArtifactError(f"{path}: could not update it ({error.strerror or error}); it is unchanged") from None
-
-
-def dev_run(model_dir: Path) -> tuple[int, TrainConfig]:
-    """The best epoch of the finished run that saved the model in `model_dir`, chosen on dev, and
-    the settings it trained with: how long, and how, to train on train + dev."""
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        kind = "a file" if model_dir.exists() else "no such directory"
-        raise ArtifactError(f"{model_dir}: {kind}; --epochs-from takes the directory of a model trained with a dev set")
-    if has_checkpoint(model_dir):
-        raise ArtifactError(f"{model_dir}: its run is unfinished, so its best epoch may not be its last word; finish "
-                            f"it with `tagger train --model {shlex.quote(str(model_dir))} --resume`, or give --epochs N")
-    saved = load_model(model_dir)
-    epoch, options = saved.training.get("best_epoch"), saved.training.get("options")
-    if saved.training.get("dev") is None or not isinstance(epoch, int) or epoch < 1 or not isinstance(options, dict):
-        raise ArtifactError(f"{model_dir}: its model was not chosen on a dev set, so it has no best epoch to "
-                            "train for; give a model trained without --train-with-dev, or --epochs N")
-    try:
-        return epoch, TrainConfig.from_dict({**options, "model": asdict(saved.model.config)})
-    except TypeError as error:
-        raise ArtifactError(f"{model_dir / TRAINING_FILE}: its options are not this tagger's ({error})") from None
 
 
 def load_model(model_dir: Path, device: torch.device | str = "cpu") -> SavedModel:

@@ -157,8 +157,8 @@ def train(
     from tagger.distributed import FailedElsewhere, World
     from tagger.render import show_training
     from tagger.data import quiet_datasets
-    from tagger.run import (Finished, refuse_settings_unlike_the_run, resume as resume_run, stop_on_signals,
-                            train as train_model, with_epochs_from)
+    from tagger.run import Finished, resume as resume_run, stop_on_signals, train as train_model
+    from tagger.settings import refuse_settings_unlike_the_run, with_epochs_from
     from tagger.sources import Source
 
     quiet_datasets()

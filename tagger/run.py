@@ -9,14 +9,14 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import datasets
 import torch
 
 from tagger import artifact, data, distributed, embeddings
-from tagger.config import ModelConfig, Runtime, TrainConfig
+from tagger.config import Runtime, TrainConfig
 from tagger.encoding import Encoder, TrainingText, Vocabulary
 from tagger.entities import is_bioes
 from tagger.errors import ArtifactError, DataError, TaggerError, plural
@@ -90,77 +90,6 @@ def resume(model_dir: Path, runtime: Runtime = Runtime(), *, stop: threading.Eve
     """Continue the unfinished run in `model_dir` where it stopped, with the options and data it
     started with; as `train` otherwise."""
     yield from _run(Path(model_dir), runtime, stop, None, overwrite=False)
-
-
-def settings_unlike_the_run(model_dir: Path, config: TrainConfig, source: str | Source) -> set[str]:
-    """The settings (ModelConfig, TrainConfig and Source field names) in which `config` and
-    `source` differ from those the unfinished run in `model_dir` started with, and resumes
-    with; none without such a run."""
-    checkpoint = artifact.load_checkpoint(model_dir)
-    if checkpoint is None:
-        return set()
-    started_on, source = Source.of(checkpoint["data"]).located(), Source.of(source).located()
-    return (_settings_unlike(config, TrainConfig.from_dict(checkpoint["config"]))
-            | {field.name for field in fields(Source) if getattr(source, field.name) != getattr(started_on, field.name)})
-
-
-def refuse_settings_unlike_the_run(model_dir: Path, config: TrainConfig, source: str | Source,
-                                  given: set[str]) -> None:
-    """A resumed run keeps its own data and options: a setting `given` (by its field name) that
-    differs from the run's would be ignored, so it is refused. The same value is fine: rerunning
-    the first command with --resume added is how many resume."""
-    unlike = sorted(given & settings_unlike_the_run(model_dir, config, source))
-    if unlike:
-        options = ", ".join("--" + name.replace("_", "-") for name in unlike)
-        raise TaggerError(f"{model_dir}: the run started with other {options}; --resume continues it with its "
-                          "own, so leave them out (or start a new run with --overwrite)")
-
-
-def with_epochs_from(config: TrainConfig, given: set[str], epochs_from: Path | None, model_dir: Path,
-                     resume: bool) -> TrainConfig:
-    """`config` for a new run, with `epochs_from`'s best epoch when given; what --train-with-dev
-    needs checked first. With no dev F1 to stop on, it needs its epochs given and takes no
-    patience; the dev run it takes them from must have trained as this run will (but for its
-    seed), or its best epoch would mean something else here."""
-    if epochs_from is not None:
-        if resume:
-            raise TaggerError("--epochs-from does not apply to --resume: the run keeps its own epochs")
-        if not config.train_with_dev:
-            raise TaggerError("--epochs-from is for --train-with-dev: without it, dev F1 chooses the epoch")
-        if "epochs" in given:
-            raise TaggerError("--epochs and --epochs-from both given: give one")
-        if "patience" in given:
-            raise TaggerError("--patience does not apply to --train-with-dev: with no dev F1 to stop on, it trains "
-                              "for all of its epochs")
-        if Path(epochs_from).resolve() == Path(model_dir).resolve():
-            raise TaggerError(f"--epochs-from and --model both name {model_dir}: the new model would replace the "
-                              "run it takes its epochs from; give another --model")
-        best_epoch, dev_run = artifact.dev_run(epochs_from)
-        unlike = sorted(_settings_unlike(config, dev_run) - {"epochs", "patience", "seed", "train_with_dev"})
-        if unlike:
-            settings = {**asdict(dev_run.model), **asdict(dev_run)}
-            options = ", ".join(f"--{name.replace('_', '-')} {settings[name]}" for name in unlike)
-            raise TaggerError(f"{epochs_from} was trained with {options}: give the same, so that its best epoch "
-                              "means the same here (or give --epochs N)")
-        return replace(config, epochs=best_epoch)
-    if config.train_with_dev and not resume:
-        if "epochs" not in given:
-            raise TaggerError("--train-with-dev leaves no dev set to choose an epoch on: give --epochs N, or "
-                              "--epochs-from MODEL_DIR (a model trained with dev, whose best epoch it takes)")
-        if "patience" in given:
-            raise TaggerError("--patience does not apply to --train-with-dev: with no dev F1 to stop on, it trains "
-                              "for all of --epochs")
-    return config
-
-
-def _settings_unlike(config: TrainConfig, other: TrainConfig) -> set[str]:
-    """The ModelConfig and TrainConfig field names whose values differ; vectors files compared by
-    their absolute paths."""
-    config = replace(config, embeddings=embeddings.locate(config.embeddings))
-    other = replace(other, embeddings=embeddings.locate(other.embeddings))  # format 1 kept them relative
-    return ({field.name for field in fields(ModelConfig) if getattr(config.model, field.name) != getattr(other.model, field.name)}
-            | {field.name for field in fields(TrainConfig)
-               if field.name != "model" and getattr(config, field.name) != getattr(other, field.name)})
 
 
 def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None, new: tuple[TrainConfig, Source] | None,

@@ -609,7 +609,7 @@ def test_resume_refuses_options_unlike_the_run_s_and_takes_the_same_ones(tmp_pat
     from test_artifact import FORMAT_1
 
     from tagger.config import TrainConfig
-    from tagger.run import settings_unlike_the_run
+    from tagger.settings import settings_unlike_the_run
 
     shutil.copytree(FORMAT_1, tmp_path, dirs_exist_ok=True)
     monkeypatch.chdir(tmp_path)  # the run's data and vectors are relative paths

@@ -173,7 +173,7 @@ def test_training_on_train_and_dev_takes_the_tags_of_both_or_all_of_train_when_t
 
 def test_epochs_are_not_taken_from_an_unfinished_run(corpus, tmp_path):
     from tagger.errors import ArtifactError
-    from tagger.run import with_epochs_from
+    from tagger.settings import with_epochs_from
 
     run = train(CONFIG, corpus, tmp_path / "dev-run", CPU)
     for record in run:
