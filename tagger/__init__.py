@@ -27,10 +27,9 @@ def load(model: str | Path | None = None, device: str = "auto") -> Tagger:
     tag on `device` (auto: the first GPU if there is one, else the CPU; or cpu, cuda, cuda:N).
     Raises tagger.errors.TaggerError, with a one-line message, when there is no usable model there."""
     from tagger.config import model_dir_to_read
-    from tagger.device import resolve_device
     from tagger.predict import Tagger
 
-    return Tagger.load(Path(model) if model is not None else model_dir_to_read(), resolve_device(device))
+    return Tagger.load(Path(model) if model is not None else model_dir_to_read(), device)
 
 
 def __getattr__(name: str):

@@ -1,11 +1,10 @@
-"""The model directory, written atomically: config.json (what rebuilds the network),
-vocab.json (words, characters and tags), weights.pt, and training.json (how the model was
-trained and its dev and test metrics); checkpoint.pt while a run is unfinished.
+"""The model directory of a torch model, written atomically: config.json (what rebuilds the
+network), vocab.json (words, characters and tags), weights.pt, and training.json (how the
+model was trained and its dev and test metrics); checkpoint.pt while a run is unfinished.
 
 Weights are a plain state dict read back with `torch.load(weights_only=True)`, so loading
-a model never runs code from the file. Directories of format 1, which kept the training
-summary and the tags in config.json, still load (`tagger.format1` reads them as format 2);
-`tagger.files` writes each file durably.
+a model never runs code from the file. `tagger.modeldir` reads the directory and its JSON,
+and calls `load_network` here for the weights; `tagger.files` writes each file durably.
 """
 
 from __future__ import annotations
@@ -14,38 +13,25 @@ import hashlib
 import io
 import json
 import os
-import shlex
 import shutil
 import tempfile
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import torch
 
 from tagger import files, format1
-from tagger.config import ModelConfig
+from tagger.config import Dimensions, ModelConfig
 from tagger.encoding import Encoder
 from tagger.errors import ArtifactError
-from tagger.model import BiLSTMTagger, Dimensions
+from tagger.model import BiLSTMTagger
+from tagger.modeldir import (CHECKPOINT_FILE, CONFIG_FILE, FORMAT_VERSION, ONNX_FILE, READABLE_FORMATS, TRAINING_FILE,
+                             VOCAB_FILE, WEIGHTS_FILE, has_checkpoint, has_model, read_checked, refuse_a_file)
 
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
-CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.pt"
-TRAINING_FILE = "training.json"
-CHECKPOINT_FILE = "checkpoint.pt"  # an unfinished run's state; gone when the run ends
 # What tagger writes into a model directory, the temporary files of its atomic writes included.
-MODEL_FILES = frozenset({CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, TRAINING_FILE, CHECKPOINT_FILE,
+MODEL_FILES = frozenset({CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, TRAINING_FILE, CHECKPOINT_FILE, ONNX_FILE,
                          f".{CHECKPOINT_FILE}.tmp", f".{TRAINING_FILE}.tmp"})
-LOAD_ATTEMPTS = 10  # a load that saw the directory being replaced is tried again
-
-
-@dataclass
-class SavedModel:
-    model: BiLSTMTagger
-    encoder: Encoder
-    training: dict  # training.json: data, options, best epoch, dev and test metrics
 
 
 def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, training: dict) -> None:
@@ -83,7 +69,7 @@ def prepare_model_dir(model_dir: Path, overwrite: bool) -> None:
     """
     model_dir = Path(model_dir)
     if model_dir.is_file() or (not model_dir.exists() and model_dir.name in MODEL_FILES):
-        _refuse_a_file(model_dir)
+        refuse_a_file(model_dir)
     if model_dir.exists() and not (model_dir.is_dir() and not any(model_dir.iterdir())):
         if not (has_model(model_dir) or has_checkpoint(model_dir)):
             raise ArtifactError(f"{model_dir}: exists and is not a model directory; choose another --model")
@@ -140,20 +126,6 @@ def _try_writing(model_dir: Path, directory: Path, problem: str) -> None:
                             "choose another --model") from None
 
 
-def has_model(model_dir: Path) -> bool:
-    """Whether `model_dir` holds a saved model: a config.json that tagger wrote."""
-    try:
-        config = json.loads((Path(model_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(config, dict) and "format_version" in config
-
-
-def has_checkpoint(model_dir: Path) -> bool:
-    """Whether `model_dir` holds an unfinished run."""
-    return (Path(model_dir) / CHECKPOINT_FILE).is_file()
-
-
 def save_checkpoint(model_dir: Path, checkpoint: dict) -> None:
     """Write a run's checkpoint into its model directory, atomically."""
     model_dir = Path(model_dir)
@@ -204,90 +176,26 @@ def update_training(model_dir: Path, **entries) -> None:
         raise ArtifactError(f"{path}: could not update it ({error.strerror or error}); it is unchanged") from None
 
 
-def load_model(model_dir: Path, device: torch.device | str = "cpu") -> SavedModel:
-    """Rebuild a saved model; every problem is an ArtifactError naming the file.
+def load_network(model_dir: Path, config: dict, settings: ModelConfig, dimensions: Dimensions,
+                 device: str) -> BiLSTMTagger:
+    """The network of the model directory `tagger.modeldir` has read `config` of, its weights
+    checked against their checksum and loaded without running code, on `device`."""
+    from tagger.device import resolve_device
 
-    A training run may swap in a new model directory while this reads: the files read can
-    then mix the two (the checksum tells), or the directory can be missing for an instant.
-    Reading again, once the swap is done, gets one model whole.
-    """
-    model_dir = Path(model_dir)
-    for attempt in range(1, LOAD_ATTEMPTS):
-        identity = _identity(model_dir)
-        try:
-            return _load_model(model_dir, device)
-        except ArtifactError:
-            if _identity(model_dir) == identity and not _save_in_progress(model_dir):
-                raise
-        time.sleep(0.01 * attempt)
-    return _load_model(model_dir, device)
-
-
-def _identity(model_dir: Path) -> int | None:
+    torch_device = resolve_device(device)
+    weights = model_dir / WEIGHTS_FILE
     try:
-        return model_dir.stat().st_ino
-    except FileNotFoundError:
-        return None
-
-
-def _save_in_progress(model_dir: Path) -> bool:
-    return any(model_dir.parent.glob(f".{model_dir.name}.old-*"))
-
-
-def _refuse_a_file(model_dir: Path) -> None:
-    holder = model_dir.parent
-    where = f"--model {shlex.quote(str(holder))}" if has_model(holder) or has_checkpoint(holder) \
-        else "give a directory"
-    kind = "a file" if model_dir.is_file() else "the name of a model's file"
-    raise ArtifactError(f"{model_dir}: {kind}, not a model directory; --model takes the directory: {where}")
-
-
-def _load_model(model_dir: Path, device: torch.device | str) -> SavedModel:
-    if model_dir.is_file():
-        _refuse_a_file(model_dir)
-    if not model_dir.is_dir():
-        raise ArtifactError(f"{model_dir}: no model there; train one with `tagger train --model "
-                            f"{shlex.quote(str(model_dir))}` or point --model at a model directory")
-    config_path, vocab_path, weights = model_dir / CONFIG_FILE, model_dir / VOCAB_FILE, model_dir / WEIGHTS_FILE
-    if not config_path.exists() and has_checkpoint(model_dir):
-        raise ArtifactError(f"{model_dir}: holds an unfinished run that has not saved a model yet; continue it "
-                            f"with: tagger train --model {shlex.quote(str(model_dir))} --resume")
-    config = _read_json(config_path)
-    version = config.get("format_version")
-    if version not in READABLE_FORMATS:
-        newer = isinstance(version, int) and version > FORMAT_VERSION
-        raise ArtifactError(f"{config_path}: model format {version!r}, this tagger reads formats "
-                            f"{READABLE_FORMATS[0]} to {FORMAT_VERSION}; "
-                            + ("upgrade tagger to use it" if newer else "retrain the model"))
-    try:
-        if version == 1:
-            config, training = format1.config_as_format_2(config)
-        else:  # a summary: a model loads without it
-            training = _read_json(model_dir / TRAINING_FILE) if (model_dir / TRAINING_FILE).is_file() else {}
-        model = BiLSTMTagger(ModelConfig(**config["model"]), Dimensions(**config["dimensions"]))
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise ArtifactError(f"{config_path}: the model settings are missing or wrong ({error}); "
+        model = BiLSTMTagger(settings, dimensions)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ArtifactError(f"{model_dir / CONFIG_FILE}: the model settings are missing or wrong ({error}); "
                             "retrain the model") from None
-    encoder = _read_vocabulary(vocab_path)
-    for name, found, expected in (("words", len(encoder.words), model.dimensions.word_count),
-                                  ("characters", len(encoder.chars), model.dimensions.char_count),
-                                  ("tags", len(encoder.tags), model.dimensions.tag_count)):
-        if found != expected:
-            raise ArtifactError(f"{vocab_path}: {found:,} {name}, but the network in {CONFIG_FILE} has "
-                                f"{expected:,}; the files come from different models")
-    try:
-        content = weights.read_bytes()
-    except FileNotFoundError:
-        raise ArtifactError(f"{weights}: missing; the model directory is incomplete, retrain it") from None
-    if "weights_sha256" in config and hashlib.sha256(content).hexdigest() != config["weights_sha256"]:
-        raise ArtifactError(f"{weights}: damaged (truncated or altered: its checksum differs from the one in "
-                            f"{CONFIG_FILE}); restore it or retrain the model")
+    content = read_checked(weights, config, "weights_sha256")
     try:
         model.load_state_dict(torch.load(io.BytesIO(content), map_location="cpu", weights_only=True))
     except Exception as error:  # unpickling and shape errors come in many types
         reason = str(error).strip().splitlines()[0]
         raise ArtifactError(f"{weights}: cannot load the weights ({reason}); retrain the model") from None
-    return SavedModel(model.to(device).eval(), encoder, training)
+    return model.to(torch_device).eval()
 
 
 def _package_version() -> str:
@@ -295,32 +203,6 @@ def _package_version() -> str:
         return version("tagger")
     except PackageNotFoundError:
         return "unknown"
-
-
-def _read_json(path: Path) -> dict:
-    data = _read_json_value(path)
-    if not isinstance(data, dict):
-        raise ArtifactError(f"{path}: expected a JSON object; retrain the model")
-    return data
-
-
-def _read_json_value(path: Path) -> object:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: missing; the model directory is incomplete, retrain it") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"{path}: not valid JSON ({error}); retrain the model") from None
-
-
-def _read_vocabulary(path: Path) -> Encoder:
-    """The vocabularies in vocab.json; any other shape is a file damaged or replaced since, named
-    as such rather than by the error it would cause."""
-    try:
-        return Encoder.from_dict(_read_json_value(path))
-    except ValueError as problem:
-        raise ArtifactError(f"{path}: not a vocabulary tagger wrote ({problem}): damaged or replaced; restore it "
-                            "from a copy of the model or retrain the model") from None
 
 
 def recover_interrupted_save(model_dir: Path) -> None:

@@ -152,7 +152,7 @@ def train(
     """
     from rich.console import Console
 
-    from tagger.artifact import has_checkpoint
+    from tagger.modeldir import has_checkpoint
     from tagger.config import model_dir_to_train
     from tagger.distributed import FailedElsewhere, World
     from tagger.render import show_training
@@ -321,7 +321,6 @@ def predict(
 ) -> None:
     """Tag raw UTF-8 text from stdin (or --input), streaming, and write it to stdout."""
     from tagger.config import model_dir_to_read
-    from tagger.device import resolve_device
     from tagger.formats import FORMATS, progress_on_terminal, write_tagged
     from tagger.memory import keep_heap_flat
     from tagger.predict import Tagger
@@ -335,7 +334,7 @@ def predict(
     keep_heap_flat()  # so memory does not grow with the length of the stream
     try:
         stream = open_input(None if reading_stdin else input_file)
-        tagger = Tagger.load(model or model_dir_to_read(), resolve_device(device))
+        tagger = Tagger.load(model or model_dir_to_read(), device)
         with stream, progress_on_terminal() as advance:
             write_tagged(tagger, stream, "<stdin>" if reading_stdin else str(input_file),
                          "tokenized" if tokenized else input_format.value, FORMATS[output_format.value], sys.stdout,

@@ -39,6 +39,18 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class Dimensions:
+    """The sizes the training data and the word vectors give the network: with a ModelConfig,
+    what rebuilds it."""
+
+    word_count: int
+    char_count: int
+    tag_count: int
+    word_dim: int = 50
+    frozen_words: int = 0  # the last word ids: pretrained words unseen in training, kept as they are
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """What to train and how. A resumed run takes all of it from its checkpoint."""
 

@@ -1,8 +1,10 @@
-"""Valid-sequence decoding: the best tag sequence that a tag scheme allows (Viterbi).
+"""Tag scores into tags, in numpy, for every network alike (torch's or ONNX Runtime's): the best
+tag sequence the tag scheme allows (Viterbi), and each chosen tag's probability.
 
 Taking each token's best tag alone can give `O I-PER`, which seqeval reads as an entity
 the model never meant; a Viterbi under the scheme's constraints never does. The same
-Viterbi decodes the CRF, whose learned transitions are added to the constraints.
+Viterbi decodes the CRF, whose learned transitions are added to the constraints, and the
+CRF's probabilities are its marginals, by forward-backward in the same pass.
 """
 
 from __future__ import annotations
@@ -10,55 +12,48 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 from tagger.entities import is_bioes
+
+BLOCKED = -1e30  # the log-potential of a forbidden step: finite, so that sums of them stay comparable
 
 
 @dataclass(frozen=True)
 class Transitions:
     """Log-potentials added to a tag path for its first tag, for each (previous, next) pair, and
-    for its last tag."""
+    for its last tag (numpy arrays here; the CRF's training builds them from its parameters)."""
 
-    start: torch.Tensor  # (tags,)
-    pairs: torch.Tensor  # (tags, tags)
-    end: torch.Tensor  # (tags,)
+    start: np.ndarray  # (tags,)
+    pairs: np.ndarray  # (tags, tags)
+    end: np.ndarray  # (tags,)
 
     def __add__(self, other: Transitions) -> Transitions:
         return Transitions(self.start + other.start, self.pairs + other.pairs, self.end + other.end)
-
-    def reversed(self) -> Transitions:
-        """The same log-potentials read right to left."""
-        return Transitions(self.end, self.pairs.T, self.start)
 
 
 @dataclass(frozen=True)
 class Constraints:
     """Which tags may start a sentence, follow one another, and end a sentence."""
 
-    start: torch.Tensor  # (tags,) bool
-    transition: torch.Tensor  # (tags, tags) bool, [previous, next]
-    end: torch.Tensor  # (tags,) bool
+    start: np.ndarray  # (tags,) bool
+    transition: np.ndarray  # (tags, tags) bool, [previous, next]
+    end: np.ndarray  # (tags,) bool
 
     @classmethod
     def for_tags(cls, tags: Sequence[str]) -> Constraints:
         """IOB2 rules, and BIOES ones (an open B-/I- must be continued) when E- or S- tags occur."""
         bioes = is_bioes(tags)
-        opens = [tag[:2] in ("B-", "I-") and bioes for tag in tags]
-        continues = [tag[:2] in ("I-", "E-") for tag in tags]
-        transition = torch.tensor([[_may_follow(prev, nxt, opened, continued)
-                                    for nxt, continued in zip(tags, continues)]
-                                   for prev, opened in zip(tags, opens)])
-        return cls(~torch.tensor(continues), transition, ~torch.tensor(opens))
+        opens = np.array([tag[:2] in ("B-", "I-") and bioes for tag in tags])
+        continues = np.array([tag[:2] in ("I-", "E-") for tag in tags])
+        transition = np.array([[_may_follow(previous, following, opened, continued)
+                                for following, continued in zip(tags, continues)]
+                               for previous, opened in zip(tags, opens)], dtype=bool)
+        return cls(~continues, transition, ~opens)
 
-    def to(self, device: torch.device) -> Constraints:
-        return Constraints(self.start.to(device), self.transition.to(device), self.end.to(device))
-
-    def penalties(self, dtype: torch.dtype = torch.float32) -> Transitions:
-        """0 where allowed, a huge negative log-potential where not (not -inf: inf - inf would give nan)."""
-        blocked = torch.finfo(dtype).min / 4
-        return Transitions(*(torch.where(allowed, 0.0, blocked).to(dtype)
-                             for allowed in (self.start, self.transition, self.end)))
+    def penalties(self) -> Transitions:
+        """0 where allowed, a huge negative log-potential where not."""
+        return Transitions(*(np.where(allowed, 0.0, BLOCKED) for allowed in (self.start, self.transition, self.end)))
 
 
 def _may_follow(previous: str, following: str, previous_opens: bool, following_continues: bool) -> bool:
@@ -67,44 +62,104 @@ def _may_follow(previous: str, following: str, previous_opens: bool, following_c
     return not previous_opens
 
 
-def viterbi(emissions: torch.Tensor, lengths: torch.Tensor, transitions: Transitions) -> torch.Tensor:
+def decode(logits: np.ndarray, lengths: np.ndarray, constraints: Constraints, transitions: Transitions | None,
+           with_probabilities: bool = True) -> tuple[list[list[int]], list[list[float]] | None]:
+    """The best allowed tag ids of each sentence from the network's `logits` (batch, seq, tags),
+    and, if asked, each chosen tag's probability: its softmax probability, or with the CRF's
+    `transitions` its marginal given the whole sentence."""
+    lengths = np.asarray(lengths)
+    if transitions is None:
+        log_probs = logits - _logsumexp(logits, axis=-1)[..., None]
+        tag_ids = best_allowed(log_probs, lengths, constraints)
+        chosen = np.exp(np.take_along_axis(log_probs, tag_ids[..., None], axis=2)[..., 0]) \
+            if with_probabilities else None
+    else:
+        potentials = constraints.penalties() + transitions
+        tag_ids = viterbi(logits, lengths, potentials)
+        chosen = np.take_along_axis(marginals(logits, lengths, potentials), tag_ids[..., None], axis=2)[..., 0] \
+            if with_probabilities else None
+    paths = [row[:length] for row, length in zip(tag_ids.tolist(), lengths.tolist())]
+    if chosen is None:
+        return paths, None
+    return paths, [row[:length] for row, length in zip(chosen.tolist(), lengths.tolist())]
+
+
+def viterbi(emissions: np.ndarray, lengths: np.ndarray, transitions: Transitions) -> np.ndarray:
     """Best tag ids per sentence, (batch, seq), 0 past each length; `emissions` (batch, seq, tags)
     are each token's log-potential per tag, e.g. log-probabilities or a CRF's logits."""
-    lengths = lengths.to(emissions.device)
+    emissions = emissions.astype(np.float64, copy=False)
+    batch, seq, _ = emissions.shape
     best = emissions[:, 0] + transitions.start  # (batch, tags): the best path ending in each tag
-    backpointers = []
-    for position in range(1, emissions.shape[1]):
-        candidates = best[:, :, None] + transitions.pairs[None]  # (batch, previous, next)
-        best_previous, pointer = candidates.max(dim=1)
-        active = (position < lengths)[:, None]
-        best = torch.where(active, best_previous + emissions[:, position], best)
-        backpointers.append(pointer)
+    backpointers = np.zeros((seq, batch, emissions.shape[2]), dtype=np.intp)
+    for position in range(1, seq):
+        candidates = best[:, :, None] + transitions.pairs  # (batch, previous, next)
+        pointer = candidates.argmax(axis=1)
+        backpointers[position] = pointer
+        moved = np.take_along_axis(candidates, pointer[:, None, :], axis=1)[:, 0] + emissions[:, position]
+        best = np.where((position < lengths)[:, None], moved, best)
     # Walk back from each sentence's own last token; positions past it stay 0.
-    tag = (best + transitions.end).argmax(dim=1)  # (batch,)
-    path = torch.zeros(emissions.shape[:2], dtype=torch.long, device=emissions.device)
-    for position in range(emissions.shape[1] - 1, 0, -1):
+    tag = (best + transitions.end).argmax(axis=1)  # (batch,)
+    path = np.zeros((batch, seq), dtype=np.intp)
+    rows = np.arange(batch)
+    for position in range(seq - 1, 0, -1):
         inside = position < lengths
-        path[:, position] = torch.where(inside, tag, 0)
-        previous = backpointers[position - 1].gather(1, tag[:, None]).squeeze(1)
-        tag = torch.where(inside, previous, tag)
+        path[:, position] = np.where(inside, tag, 0)
+        tag = np.where(inside, backpointers[position, rows, tag], tag)
     path[:, 0] = tag
     return path
 
 
-def best_allowed(log_probs: torch.Tensor, lengths: torch.Tensor, constraints: Constraints) -> torch.Tensor:
+def marginals(emissions: np.ndarray, lengths: np.ndarray, transitions: Transitions) -> np.ndarray:
+    """P(tag at position | sentence) under a linear-chain CRF, (batch, seq, tags), by forward-backward.
+
+    In probabilities rather than logs, each step rescaled to sum to 1: a product by the
+    transition matrix costs far less than a log-sum-exp, and the scales, one per position,
+    cancel when each position's product of forward and backward is normalised.
+    """
+    emissions = emissions.astype(np.float64, copy=False)
+    batch, seq, tags = emissions.shape
+    emitted = np.exp(emissions - emissions.max(axis=2, keepdims=True))  # (batch, seq, tags), each row's best 1
+    moves = np.exp(transitions.pairs - transitions.pairs.max())
+    inside = np.arange(seq)[None, :] < lengths[:, None]  # (batch, seq)
+    forward = np.empty_like(emitted)
+    alpha = np.exp(transitions.start - transitions.start.max()) * emitted[:, 0]
+    forward[:, 0] = alpha = alpha / alpha.sum(axis=1, keepdims=True)
+    for position in range(1, seq):
+        moved = (alpha @ moves) * emitted[:, position]
+        alpha = np.where(inside[:, position, None], moved / moved.sum(axis=1, keepdims=True), alpha)
+        forward[:, position] = alpha
+    backward = np.empty_like(emitted)
+    ending = np.exp(transitions.end - transitions.end.max())
+    beta = np.broadcast_to(ending, (batch, tags))
+    backward[:, seq - 1] = beta
+    for position in range(seq - 2, -1, -1):
+        moved = (emitted[:, position + 1] * beta) @ moves.T
+        moved = moved / moved.sum(axis=1, keepdims=True)
+        # A sentence's last position starts its backward pass; positions past it are never read.
+        beta = np.where(inside[:, position + 1, None], moved, ending)
+        backward[:, position] = beta
+    joint = forward * backward
+    return joint / joint.sum(axis=2, keepdims=True)
+
+
+def best_allowed(log_probs: np.ndarray, lengths: np.ndarray, constraints: Constraints) -> np.ndarray:
     """The constrained Viterbi path of per-token log-probabilities, (batch, seq), found fast.
 
     With no learned transitions, each token's own best tag is the optimum whenever the
     sequence they make is allowed, as it nearly always is; only the other rows need Viterbi.
     """
-    tags = log_probs.argmax(dim=-1)  # (batch, seq)
-    lengths = lengths.to(tags.device)
-    inside = torch.arange(tags.shape[1], device=tags.device)[None, :] < lengths[:, None]
-    last = tags.gather(1, (lengths - 1).clamp(min=0)[:, None]).squeeze(1)
+    tags = log_probs.argmax(axis=-1)  # (batch, seq)
+    inside = np.arange(tags.shape[1])[None, :] < lengths[:, None]
+    last = np.take_along_axis(tags, np.maximum(lengths - 1, 0)[:, None], axis=1)[:, 0]
     pairs_allowed = constraints.transition[tags[:, :-1], tags[:, 1:]] | ~inside[:, 1:]
-    allowed = constraints.start[tags[:, 0]] & constraints.end[last] & pairs_allowed.all(dim=1)
-    tags = tags.masked_fill(~inside, 0)
+    allowed = constraints.start[tags[:, 0]] & constraints.end[last] & pairs_allowed.all(axis=1)
+    tags = np.where(inside, tags, 0)
     if not allowed.all():
         broken = ~allowed
-        tags[broken] = viterbi(log_probs[broken], lengths[broken], constraints.penalties(log_probs.dtype))
+        tags[broken] = viterbi(log_probs[broken], lengths[broken], constraints.penalties())
     return tags
+
+
+def _logsumexp(values: np.ndarray, axis: int) -> np.ndarray:
+    top = values.max(axis=axis, keepdims=True)
+    return np.log(np.exp(values - top).sum(axis=axis)) + np.squeeze(top, axis=axis)

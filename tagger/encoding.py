@@ -1,5 +1,5 @@
-"""Vocabularies, the tag set, sentences turned into padded id tensors, and which sentences
-go into a training batch together."""
+"""Vocabularies, the tag set, sentences turned into padded id arrays, and which sentences
+go into a training batch together. numpy only: a model exported to ONNX runs without torch."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -61,30 +61,19 @@ class Vocabulary:
         return vocabulary
 
 
-@dataclass
+@dataclass(frozen=True)
 class Batch:
-    """Padded ids of a batch of sentences.
+    """Padded ids of a batch of sentences, as int64 arrays: what every network reads.
 
     Character ids are stored once per distinct token of the batch: `token_forms` points
     each position at its row of `char_ids`, so the character model runs once per form.
     """
 
-    word_ids: torch.Tensor  # (batch, seq)
-    token_forms: torch.Tensor  # (batch, seq) row of char_ids for each token
-    char_ids: torch.Tensor  # (forms, chars)
-    lengths: torch.Tensor  # (batch,) on the CPU, as pack_padded_sequence wants
-    tag_ids: torch.Tensor | None  # (batch, seq), PAD_TAG_ID on padding
-
-    def to(self, device: torch.device) -> Batch:
-        if device.type != "cuda":
-            return Batch(self.word_ids.to(device), self.token_forms.to(device), self.char_ids.to(device),
-                         self.lengths, None if self.tag_ids is None else self.tag_ids.to(device))
-
-        def copy(tensor: torch.Tensor) -> torch.Tensor:  # from pinned memory the copy overlaps the GPU's work
-            return tensor.pin_memory().to(device, non_blocking=True)
-
-        return Batch(copy(self.word_ids), copy(self.token_forms), copy(self.char_ids), self.lengths,
-                     None if self.tag_ids is None else copy(self.tag_ids))
+    word_ids: np.ndarray  # (batch, seq)
+    token_forms: np.ndarray  # (batch, seq) row of char_ids for each token
+    char_ids: np.ndarray  # (forms, chars)
+    lengths: np.ndarray  # (batch,)
+    tag_ids: np.ndarray | None  # (batch, seq), PAD_TAG_ID on padding
 
 
 @dataclass(frozen=True)
@@ -127,8 +116,9 @@ class Encoder:
     def encode(self, sentences: Sequence[Sequence[str]],
                tag_sequences: Sequence[Sequence[str]] | None = None) -> Batch:
         """Pad a batch of sentences (and their tags, for training) into tensors."""
-        # Ids go into flat int64 arrays that become tensors without a copy: building tensors from
-        # Python lists, row by row or nested, cost more than the model's own work on a batch.
+        # Ids go into flat int64 arrays that become numpy arrays (and tensors) without a copy:
+        # building them from Python lists, row by row or nested, cost more than the model's own
+        # work on a batch.
         lengths = [len(sentence) for sentence in sentences]
         seq_len = max(lengths)
         forms: dict[str, int] = {}  # each distinct token once: the char model runs once per form
@@ -155,7 +145,7 @@ class Encoder:
                 flat_tags.extend([PAD_TAG_ID] * (seq_len - len(tags)))
             tag_ids = _matrix(flat_tags, seq_len)
         return Batch(_matrix(word_ids, seq_len), _matrix(token_forms, seq_len), _matrix(char_ids, char_len),
-                     torch.tensor(lengths), tag_ids)
+                     np.array(lengths, dtype=np.int64), tag_ids)
 
     def decode(self, tag_ids: Sequence[int]) -> list[str]:
         return [self.tags.items[i] for i in tag_ids]
@@ -199,15 +189,6 @@ def length_bucketed_batches(lengths: Sequence[int], batch_size: int, shuffler: r
     return batches
 
 
-def reverse_padded(sequence: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """(batch, seq, features) with each row's first `length` steps reversed and its padding left
-    in place; applied twice, it gives the rows back."""
-    positions = torch.arange(sequence.shape[1], device=sequence.device)[None, :]
-    lengths = lengths.to(sequence.device)[:, None]
-    index = torch.where(positions < lengths, lengths - 1 - positions, positions)  # (batch, seq)
-    return sequence.gather(1, index[..., None].expand_as(sequence))
-
-
-def _matrix(ids: array, width: int) -> torch.Tensor:
-    """(rows, width) int64 tensor over the array's memory."""
-    return torch.frombuffer(ids, dtype=torch.int64).view(-1, width)
+def _matrix(ids: array, width: int) -> np.ndarray:
+    """(rows, width) int64 array over the array's memory."""
+    return np.frombuffer(ids, dtype=np.int64).reshape(-1, width)

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tagger import data
-from tagger.artifact import load_model
+from tagger.modeldir import load_model
 from tagger.sources import Source
-from tagger.device import resolve_device
 from tagger.error_analysis import ErrorReport, analyse
 from tagger.metrics import Metrics, entity_metrics
 from tagger.predict import Tagger
@@ -44,9 +43,8 @@ def evaluate_saved(model_dir: Path, source: str | Source, split: str | None = No
                    with_errors: bool = False) -> Evaluation:
     """Evaluate the model saved in `model_dir` on one split of `source` (test unless named; a
     source that is one file is its own split), with the breakdown of its errors if asked."""
-    device = resolve_device(device_name)
-    saved = load_model(model_dir, device)
-    tagger = Tagger(saved.model, saved.encoder, device)
+    saved = load_model(model_dir, device_name)
+    tagger = Tagger(saved.model, saved.encoder)
     dataset, split = data.load_split(source, split)
     trained_on = (split == "validation" and saved.training.get("options", {}).get("train_with_dev", False)
                   and saved.training.get("data") == Source.of(source).located().to_dict())

@@ -5,24 +5,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
-from tagger.config import ModelConfig
+from tagger.config import Dimensions, ModelConfig
 from tagger.crf import Crf
-from tagger.decoding import Constraints, best_allowed, viterbi
-from tagger.encoding import PAD_ID, PAD_TAG_ID, UNK_ID, Batch, reverse_padded
+from tagger.decoding import Transitions
+from tagger.encoding import PAD_ID, PAD_TAG_ID, UNK_ID, Batch
 
 
 @dataclass(frozen=True)
-class Dimensions:
-    """The sizes the training data and the word vectors give the network."""
+class Tensors:
+    """A Batch's arrays as tensors on the model's device (lengths stay on the CPU, as
+    pack_padded_sequence wants them)."""
 
-    word_count: int
-    char_count: int
-    tag_count: int
-    word_dim: int = 50
-    frozen_words: int = 0  # the last word ids: pretrained words unseen in training, kept as they are
+    word_ids: torch.Tensor
+    token_forms: torch.Tensor
+    char_ids: torch.Tensor
+    lengths: torch.Tensor
+    tag_ids: torch.Tensor | None
+
+    @classmethod
+    def of(cls, batch: Batch, device: torch.device) -> Tensors:
+        def move(array: np.ndarray) -> torch.Tensor:
+            tensor = torch.from_numpy(array)
+            if device.type != "cuda":
+                return tensor.to(device)
+            return tensor.pin_memory().to(device, non_blocking=True)  # the copy overlaps the GPU's work
+
+        return cls(move(batch.word_ids), move(batch.token_forms), move(batch.char_ids),
+                   torch.from_numpy(batch.lengths), None if batch.tag_ids is None else move(batch.tag_ids))
 
 
 class BiLSTMTagger(nn.Module):
@@ -64,7 +77,7 @@ class BiLSTMTagger(nn.Module):
         frozen = self.frozen_vectors[(word_ids - self.trained_words).clamp(min=0)].to(trained.dtype)
         return torch.where((word_ids < self.trained_words)[..., None], trained, frozen)
 
-    def forward(self, batch: Batch) -> torch.Tensor:
+    def forward(self, batch: Tensors) -> torch.Tensor:
         """Logits per tag, (batch, seq, tags); rows past a sentence's length are meaningless."""
         word_ids = batch.word_ids
         if self.training and self.config.word_dropout > 0:
@@ -112,7 +125,7 @@ class BiLSTMTagger(nn.Module):
                    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         return lstm_layer(inputs, weights, self.lstm.hidden_size, self.training)
 
-    def loss(self, batch: Batch) -> torch.Tensor:
+    def loss(self, batch: Tensors) -> torch.Tensor:
         """Per real token of the batch: mean cross-entropy, or the CRF's negative log-likelihood."""
         logits = self(batch).float()  # under mixed precision too: the loss's sums need float32's range
         if self.crf is None:
@@ -121,24 +134,18 @@ class BiLSTMTagger(nn.Module):
         # Per token rather than per sentence, so one learning rate suits both decoders.
         return self.crf.nll(logits, batch.tag_ids, batch.lengths).sum() / batch.lengths.sum()
 
-    def decode(self, batch: Batch, constraints: Constraints,
-               with_probabilities: bool = True) -> tuple[list[list[int]], list[list[float]] | None]:
-        """The best allowed tag ids of each sentence, and (if asked: the CRF's take a second
-        pass) each chosen tag's probability: its softmax probability, or for the CRF its
-        marginal given the whole sentence."""
-        logits = self(batch)
-        if self.crf is None:
-            log_probs = logits.log_softmax(dim=-1)
-            tag_ids = best_allowed(log_probs, batch.lengths, constraints)
-        else:
-            tag_ids = viterbi(logits, batch.lengths, constraints.penalties(logits.dtype) + self.crf.transitions())
-        lengths = batch.lengths.tolist()
-        paths = [row[:length] for row, length in zip(tag_ids.tolist(), lengths)]
-        if not with_probabilities:
-            return paths, None
-        probabilities = log_probs.exp() if self.crf is None else self.crf.marginals(logits, batch.lengths)
-        chosen = probabilities.gather(2, tag_ids[..., None]).squeeze(2).tolist()
-        return paths, [row[:length] for row, length in zip(chosen, lengths)]
+    def scores(self, batch: Batch) -> tuple[np.ndarray, Transitions | None]:
+        """What decoding reads: the logits of `batch`, (batch, seq, tags), as a float32 array, and
+        the CRF's transitions (None for softmax). Run in evaluation mode, which training,
+        scoring on dev between epochs, gets back after."""
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode():
+                logits = self(Tensors.of(batch, self.classifier.weight.device)).float().cpu().numpy()
+        finally:
+            self.train(was_training)
+        return logits, None if self.crf is None else self.crf.transitions()
 
 
 def lstm_layer(inputs: torch.Tensor, weights: list[torch.Tensor], hidden_size: int, training: bool) -> torch.Tensor:
@@ -148,3 +155,12 @@ def lstm_layer(inputs: torch.Tensor, weights: list[torch.Tensor], hidden_size: i
     outputs, _, _ = torch.lstm(inputs, (zeros, zeros), weights, has_biases=True, num_layers=1, dropout=0.0,
                                train=training, bidirectional=False, batch_first=True)
     return outputs
+
+
+def reverse_padded(sequence: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(batch, seq, features) with each row's first `length` steps reversed and its padding left
+    in place; applied twice, it gives the rows back."""
+    positions = torch.arange(sequence.shape[1], device=sequence.device)[None, :]
+    lengths = lengths.to(sequence.device)[:, None]
+    index = torch.where(positions < lengths, lengths - 1 - positions, positions)  # (batch, seq)
+    return sequence.gather(1, index[..., None].expand_as(sequence))

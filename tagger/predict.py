@@ -7,16 +7,15 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
-import torch
+import numpy as np
 
-from tagger.artifact import load_model
 from tagger.config import PREDICT_BATCH_TOKENS
-from tagger.decoding import Constraints
-from tagger.encoding import Encoder
+from tagger.decoding import Constraints, Transitions, decode
+from tagger.encoding import Batch, Encoder
 from tagger.entities import Entity, entities
-from tagger.model import BiLSTMTagger
+from tagger.modeldir import load_model
 from tagger.text import Sentence, joined_sentence, split_sentences
 
 BATCH_SENTENCES = 256  # sentences the model reads at once
@@ -89,19 +88,26 @@ class Doc:
         return spans
 
 
+class Network(Protocol):
+    """What scores a batch: a torch model (tagger.model) or one exported to ONNX (tagger.exported)."""
+
+    def scores(self, batch: Batch) -> tuple[np.ndarray, Transitions | None]:
+        """The logits (batch, seq, tags), and the CRF's transitions (None for softmax)."""
+
+
 class Tagger:
     """A model ready to tag: `tagger(text)` and `tagger.pipe(texts)` for raw text,
     `tagger.tag_tokens(sentences)` for tokens."""
 
-    def __init__(self, model: BiLSTMTagger, encoder: Encoder, device: torch.device | str = "cpu"):
-        self.model, self.encoder, self.device = model, encoder, torch.device(device)
-        self.constraints = Constraints.for_tags(encoder.tags.items).to(self.device)
+    def __init__(self, model: Network, encoder: Encoder):
+        self.model, self.encoder = model, encoder
+        self.constraints = Constraints.for_tags(encoder.tags.items)
 
     @classmethod
-    def load(cls, model_dir: Path, device: torch.device | str = "cpu") -> Tagger:
-        """The model saved in `model_dir`."""
+    def load(cls, model_dir: Path, device: str = "cpu") -> Tagger:
+        """The model saved in `model_dir`, torch's or exported to ONNX."""
         saved = load_model(model_dir, device)
-        return cls(saved.model, saved.encoder, device)
+        return cls(saved.model, saved.encoder)
 
     def __call__(self, text: str) -> Doc:
         """`text` split into sentences and tokens, and tagged."""
@@ -143,17 +149,12 @@ class Tagger:
         tags). A sentence of any length is read whole."""
         _refuse_strings(sentences)
         results = [Tagged([], []) for _ in sentences]
-        was_training = self.model.training  # training evaluates on dev between epochs
-        self.model.eval()
-        try:
-            for numbers in _batches(sentences):
-                batch = self.encoder.encode([sentences[number] for number in numbers]).to(self.device)
-                with torch.inference_mode():
-                    paths, probabilities = self.model.decode(batch, self.constraints, with_probabilities)
-                for number, path, path_probabilities in zip(numbers, paths, probabilities or [[]] * len(paths)):
-                    results[number] = Tagged(self.encoder.decode(path), path_probabilities)
-        finally:
-            self.model.train(was_training)
+        for numbers in _batches(sentences):
+            batch = self.encoder.encode([sentences[number] for number in numbers])
+            logits, transitions = self.model.scores(batch)
+            paths, probabilities = decode(logits, batch.lengths, self.constraints, transitions, with_probabilities)
+            for number, path, path_probabilities in zip(numbers, paths, probabilities or [[]] * len(paths)):
+                results[number] = Tagged(self.encoder.decode(path), path_probabilities)
         return results
 
 

@@ -15,14 +15,14 @@ from pathlib import Path
 import datasets
 import torch
 
-from tagger import artifact, data, distributed, embeddings
-from tagger.config import Runtime, TrainConfig
+from tagger import artifact, data, distributed, embeddings, modeldir
+from tagger.config import Dimensions, Runtime, TrainConfig
 from tagger.encoding import Encoder, TrainingText, Vocabulary
 from tagger.entities import is_bioes
 from tagger.errors import ArtifactError, DataError, TaggerError, plural
 from tagger.evaluation import evaluate
 from tagger.metrics import Metrics
-from tagger.model import BiLSTMTagger, Dimensions
+from tagger.model import BiLSTMTagger
 from tagger.predict import Tagger
 from tagger.sources import Source
 from tagger.training import Epoch, Step, TrainingState, fit
@@ -144,7 +144,7 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
                   _untrained_types(corpus, train_sentences.tag_names), config.train_with_dev, config.model.decoder)
     if stop.is_set():  # before the first step: nothing to keep
         yield Stopped(state.position.epoch, state.position.step, resumable=checkpoint is not None,
-                      best_model_saved=artifact.has_model(model_dir))
+                      best_model_saved=modeldir.has_model(model_dir))
         return
 
     def save_checkpoint() -> None:
@@ -174,7 +174,7 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
                 if stop.is_set():
                     save_checkpoint()
                     yield Stopped(state.position.epoch, state.position.step, resumable=True,
-                                  best_model_saved=artifact.has_model(model_dir))
+                                  best_model_saved=modeldir.has_model(model_dir))
                     return
     except GeneratorExit:  # the caller stops reading between two steps: keep the run's place
         save_checkpoint()
@@ -184,7 +184,7 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
     test = None
     if world.is_main:
         if "test" in corpus:
-            test = evaluate(Tagger.load(model_dir, device), corpus["test"]["tokens"],
+            test = evaluate(Tagger.load(model_dir, str(device)), corpus["test"]["tokens"],
                             data.tag_sequences(corpus["test"]))
             artifact.update_training(model_dir, test=test.to_dict())
         artifact.remove_checkpoint(model_dir)
@@ -238,7 +238,7 @@ def _untrained_types(corpus: datasets.DatasetDict, trained_tags: list[str]) -> t
 def _checkpoint_to_resume(model_dir: Path) -> dict:
     checkpoint = artifact.load_checkpoint(model_dir)
     if checkpoint is None:
-        if artifact.has_model(model_dir):
+        if modeldir.has_model(model_dir):
             raise ArtifactError(f"{model_dir}: holds a finished model, no run to resume; train without --resume and "
                                 "with --overwrite to replace it with a new run")
         raise ArtifactError(f"{model_dir}: has no run to resume; train without --resume to start a new run")

@@ -7,7 +7,7 @@ import shlex
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-from tagger import artifact, embeddings
+from tagger import artifact, embeddings, modeldir
 from tagger.config import ModelConfig, TrainConfig
 from tagger.errors import ArtifactError, TaggerError
 from tagger.sources import Source
@@ -91,10 +91,10 @@ def dev_run(model_dir: Path) -> tuple[int, TrainConfig]:
     if not model_dir.is_dir():
         kind = "a file" if model_dir.exists() else "no such directory"
         raise ArtifactError(f"{model_dir}: {kind}; --epochs-from takes the directory of a model trained with a dev set")
-    if artifact.has_checkpoint(model_dir):
+    if modeldir.has_checkpoint(model_dir):
         raise ArtifactError(f"{model_dir}: its run is unfinished, so its best epoch may not be its last word; finish "
                             f"it with `tagger train --model {shlex.quote(str(model_dir))} --resume`, or give --epochs N")
-    saved = artifact.load_model(model_dir)
+    saved = modeldir.load_model(model_dir)
     epoch, options = saved.training.get("best_epoch"), saved.training.get("options")
     if saved.training.get("dev") is None or not isinstance(epoch, int) or epoch < 1 or not isinstance(options, dict):
         raise ArtifactError(f"{model_dir}: its model was not chosen on a dev set, so it has no best epoch to "
@@ -102,4 +102,4 @@ def dev_run(model_dir: Path) -> tuple[int, TrainConfig]:
     try:
         return epoch, TrainConfig.from_dict({**options, "model": asdict(saved.model.config)})
     except TypeError as error:
-        raise ArtifactError(f"{model_dir / artifact.TRAINING_FILE}: its options are not this tagger's ({error})") from None
+        raise ArtifactError(f"{model_dir / modeldir.TRAINING_FILE}: its options are not this tagger's ({error})") from None

@@ -17,7 +17,7 @@ from tagger.data import TrainingSentences
 from tagger.encoding import Encoder, length_bucketed_batches
 from tagger.evaluation import evaluate
 from tagger.metrics import Metrics
-from tagger.model import BiLSTMTagger
+from tagger.model import BiLSTMTagger, Tensors
 from tagger.predict import Tagger
 
 # The --precision names as torch's types.
@@ -140,7 +140,7 @@ def fit(state: TrainingState, encoder: Encoder, train_sentences: TrainingSentenc
     """
     lengths = train_sentences.lengths
     model, optimizer, scaler, position, world = state.model, state.optimizer, state.scaler, state.position, state.world
-    tagger = Tagger(model, encoder, device)
+    tagger = Tagger(model, encoder)
     loss_of = model.loss
     if world.size > 1:
         loss_of = torch.nn.parallel.DistributedDataParallel(
@@ -157,7 +157,7 @@ def fit(state: TrainingState, encoder: Encoder, train_sentences: TrainingSentenc
         for step in range(position.step + 1, len(batches) + 1):
             indices = batches[step - 1]
             share = indices[world.rank::world.size]
-            batch = encoder.encode(*train_sentences.take(share)).to(device)
+            batch = Tensors.of(encoder.encode(*train_sentences.take(share)), device)
             tokens, batch_tokens = int(batch.lengths.sum()), sum(lengths[i] for i in indices)
             optimizer.zero_grad()
             with autocast:

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from tagger import artifact
-from tagger.artifact import load_model, save_model
-from tagger.config import ModelConfig
+from tagger import artifact, modeldir
+from tagger.artifact import save_model
+from tagger.modeldir import load_model
+from tagger.config import Dimensions, ModelConfig
 from tagger.encoding import Encoder
 from tagger.errors import ArtifactError
-from tagger.model import BiLSTMTagger, Dimensions
+from tagger.model import BiLSTMTagger
 
 FORMAT_1 = Path(__file__).parent / "fixtures" / "format-1"
 
@@ -77,7 +78,7 @@ def test_a_new_run_never_replaces_a_model_unasked(tmp_path):
     (tmp_path / "run").mkdir()  # a run stopped before its first model: a checkpoint alone
     artifact.save_checkpoint(tmp_path / "run", {"position": {}})
     artifact.prepare_model_dir(tmp_path / "run", overwrite=True)
-    assert not artifact.has_checkpoint(tmp_path / "run")
+    assert not modeldir.has_checkpoint(tmp_path / "run")
 
 
 def a_run(directory: Path) -> Path:
@@ -270,7 +271,7 @@ def test_a_damaged_vocabulary_is_named_as_such(tmp_path, vocabulary, problem):
 
 LOADER = """
 import hashlib, json, sys, time
-from tagger.artifact import load_model
+from tagger.modeldir import load_model
 seen, deadline = [], time.time() + float(sys.argv[2])
 while time.time() < deadline:
     saved = load_model(sys.argv[1])
@@ -330,7 +331,7 @@ def test_a_format_1_run_resumes_and_finishes_as_format_2(tmp_path, monkeypatch):
     assert checkpoint["config"]["model"]["hidden_size"] == 16 and "best_f1" not in checkpoint["position"]
     records = list(resume(Path("run"), Runtime(device="cpu")))
     assert records[0].resumed_at == (2, 0) and isinstance(records[-1], Finished)
-    assert not artifact.has_checkpoint(Path("run"))
+    assert not modeldir.has_checkpoint(Path("run"))
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["format_version"] == 2 and config["model"]["hidden_size"] == 16
     assert load_model(Path("run")).training["options"]["epochs"] == 6

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import torch
 
 from tagger.crf import Crf, log_partition
-from tagger.decoding import Constraints, best_allowed, viterbi
+from tagger.decoding import Constraints, Transitions, best_allowed, decode, marginals, viterbi
 from tagger.entities import entities
 
 IOB2 = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 BIOES = ["O", "B-PER", "I-PER", "E-PER", "S-PER"]
+
+
+def log_softmax(scores):
+    return scores - np.log(np.exp(scores).sum(axis=-1, keepdims=True))
 
 
 def brute_force(log_probs, constraints):
@@ -22,42 +27,42 @@ def brute_force(log_probs, constraints):
             continue
         if not all(constraints.transition[a, b] for a, b in zip(path, path[1:])):
             continue
-        total = sum(log_probs[i, tag].item() for i, tag in enumerate(path))
+        total = sum(log_probs[i, tag] for i, tag in enumerate(path))
         if best is None or total > best:
             best, best_path = total, list(path)
     return best_path
 
 
 def test_matches_brute_force_on_padded_batches():
-    torch.manual_seed(0)
+    random = np.random.default_rng(0)
     for tags in (IOB2, BIOES):
         constraints = Constraints.for_tags(tags)
-        log_probs = torch.randn(6, 4, len(tags)).log_softmax(-1)
-        lengths = torch.tensor([4, 3, 1, 2, 4, 3])
+        log_probs = log_softmax(random.normal(size=(6, 4, len(tags))))
+        lengths = np.array([4, 3, 1, 2, 4, 3])
         paths = viterbi(log_probs, lengths, constraints.penalties())
         for row, length in enumerate(lengths.tolist()):
             assert paths[row, :length].tolist() == brute_force(log_probs[row, :length], constraints)
-            assert paths[row, length:].eq(0).all()
+            assert (paths[row, length:] == 0).all()
 
 
 def test_fast_path_finds_the_viterbi_path_whether_or_not_the_argmax_is_allowed():
-    torch.manual_seed(3)
+    random = np.random.default_rng(3)
     for tags in (IOB2, BIOES):
         constraints = Constraints.for_tags(tags)
         # Even rows lean to O (their argmax is allowed), odd rows are random (it mostly is not).
-        scores = torch.randn(64, 7, len(tags))
+        scores = random.normal(size=(64, 7, len(tags)))
         scores[::2, :, 0] += 10.0
-        log_probs = scores.log_softmax(-1)
-        lengths = torch.randint(1, 8, (64,))
+        log_probs = log_softmax(scores)
+        lengths = random.integers(1, 8, size=64)
         fast = best_allowed(log_probs, lengths, constraints)
-        assert torch.equal(fast, viterbi(log_probs, lengths, constraints.penalties()))
+        assert np.array_equal(fast, viterbi(log_probs, lengths, constraints.penalties()))
 
 
 def test_forbids_inside_after_outside():
     # Per-token argmax would be O I-PER; the valid best is O B-PER or O O.
-    log_probs = torch.log(torch.tensor([[[0.9, 0.02, 0.02, 0.03, 0.03], [0.05, 0.3, 0.55, 0.05, 0.05]]]))
-    assert viterbi(log_probs, torch.tensor([2]), Constraints.for_tags(IOB2).penalties()).tolist() == [[0, 1]]
-    assert best_allowed(log_probs, torch.tensor([2]), Constraints.for_tags(IOB2)).tolist() == [[0, 1]]
+    log_probs = np.log(np.array([[[0.9, 0.02, 0.02, 0.03, 0.03], [0.05, 0.3, 0.55, 0.05, 0.05]]]))
+    assert viterbi(log_probs, np.array([2]), Constraints.for_tags(IOB2).penalties()).tolist() == [[0, 1]]
+    assert best_allowed(log_probs, np.array([2]), Constraints.for_tags(IOB2)).tolist() == [[0, 1]]
 
 
 def all_paths(emissions, transitions):
@@ -84,22 +89,39 @@ def test_crf_sums_marginals_and_best_paths_match_enumeration():
     emissions = torch.randn(4, 5, 4)
     lengths = torch.tensor([5, 3, 1, 4])
     with torch.no_grad():
-        totals = log_partition(emissions, lengths, crf.transitions())
-        marginals = crf.marginals(emissions, lengths)
-        best = viterbi(emissions, lengths, crf.transitions())
+        totals = log_partition(emissions, lengths, crf.start, crf.pairs, crf.end)
         gold = torch.randint(0, 4, (4, 5))
         nll = crf.nll(emissions, gold, lengths)
+    transitions = crf.transitions()
+    found = marginals(emissions.numpy(), lengths.numpy(), transitions)
+    best = viterbi(emissions.numpy(), lengths.numpy(), transitions)
     for row, length in enumerate(lengths.tolist()):
-        paths = list(all_paths(emissions[row, :length], crf.transitions()))
-        scores = torch.stack([score for _, score in paths])
-        assert torch.allclose(totals[row], scores.logsumexp(0), atol=1e-5)
-        expected = torch.zeros(length, 4)
-        for (path, _), probability in zip(paths, (scores - scores.logsumexp(0)).exp()):
-            expected[torch.arange(length), list(path)] += probability
-        assert torch.allclose(marginals[row, :length], expected, atol=1e-5)
+        paths = list(all_paths(emissions[row, :length].double().numpy(), transitions))
+        scores = np.array([score for _, score in paths])
+        total = np.log(np.exp(scores).sum())
+        assert abs(totals[row].item() - total) < 1e-5
+        expected = np.zeros((length, 4))
+        for (path, _), probability in zip(paths, np.exp(scores - total)):
+            expected[np.arange(length), list(path)] += probability
+        np.testing.assert_allclose(found[row, :length], expected, atol=1e-6)
         assert tuple(best[row, :length].tolist()) == paths[int(scores.argmax())][0]
         gold_score = dict(paths)[tuple(gold[row, :length].tolist())]
-        assert torch.allclose(nll[row], scores.logsumexp(0) - gold_score, atol=1e-5)
+        assert abs(nll[row].item() - (total - gold_score)) < 1e-5
+
+
+def test_marginals_hold_on_sentences_the_transitions_all_but_forbid():
+    """Scores a thousand times apart, in probabilities rather than logs, still give marginals
+    that sum to 1 and match the log-space ones."""
+    random = np.random.default_rng(4)
+    transitions = Transitions(random.normal(size=3) * 30, random.normal(size=(3, 3)) * 30, random.normal(size=3) * 30)
+    emissions = random.normal(size=(2, 12, 3)) * 300
+    lengths = np.array([12, 7])
+    found = marginals(emissions, lengths, transitions)
+    assert np.isfinite(found).all()
+    np.testing.assert_allclose(found[0].sum(axis=1), 1.0)
+    best = viterbi(emissions, lengths, transitions)
+    for row, length in enumerate(lengths):
+        assert (found[row, np.arange(length), best[row, :length]] > 0.99).all()  # one path takes all the mass
 
 
 def test_crf_decoding_keeps_to_the_scheme():
@@ -107,12 +129,13 @@ def test_crf_decoding_keeps_to_the_scheme():
     crf = random_crf(len(IOB2))
     with torch.no_grad():
         crf.pairs[0, 2] = 50.0  # the CRF has learnt to like O -> I-PER: the scheme still forbids it
-        constraints = Constraints.for_tags(IOB2)
-        emissions = torch.randn(3, 4, len(IOB2))
-        paths = viterbi(emissions, torch.tensor([4, 4, 2]), constraints.penalties() + crf.transitions())
-    for path in (row[:length] for row, length in zip(paths.tolist(), [4, 4, 2])):
+    constraints = Constraints.for_tags(IOB2)
+    emissions = torch.randn(3, 4, len(IOB2)).numpy()
+    paths, probabilities = decode(emissions, np.array([4, 4, 2]), constraints, crf.transitions())
+    for path, chosen in zip(paths, probabilities):
         assert constraints.start[path[0]] and constraints.end[path[-1]]
         assert all(constraints.transition[a, b] for a, b in zip(path, path[1:]))
+        assert len(chosen) == len(path) and all(0.0 < p <= 1.0 for p in chosen)
 
 
 def test_entities_read_like_conlleval():

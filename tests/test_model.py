@@ -5,13 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tagger.decoding import Constraints
+from tagger.decoding import Constraints, decode
 from tagger.encoding import UNK_ID, Encoder, Vocabulary, normalise_word
-from tagger.config import ModelConfig
-from tagger.model import BiLSTMTagger, Dimensions
+from tagger.config import Dimensions, ModelConfig
+from tagger.model import BiLSTMTagger, Tensors
 
 SENTENCES = [["Ada", "Brandt", "visited", "Velden", "in", "1996", "."], ["Corva", "fell", "."]]
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+
+
+CPU = torch.device("cpu")
+
+
+def tensors(batch):
+    return Tensors.of(batch, CPU)
 
 
 def build(hidden=16, decoder="softmax"):
@@ -35,13 +42,13 @@ def test_vocabulary_normalises_and_falls_back_to_unknown():
 def test_logits_have_one_row_per_token():
     encoder, model = build()
     batch = encoder.encode(SENTENCES)
-    assert model(batch).shape == (2, 7, len(TAGS))
+    assert model(tensors(batch)).shape == (2, 7, len(TAGS))
 
 
 def test_padding_never_changes_a_prediction():
     encoder, model = build()
-    alone = model(encoder.encode([SENTENCES[1]]))[0]
-    with_longer = model(encoder.encode([SENTENCES[1], SENTENCES[0] + ["extraordinarily-long-word"] * 20]))[0, :3]
+    alone = model(tensors(encoder.encode([SENTENCES[1]])))[0]
+    with_longer = model(tensors(encoder.encode([SENTENCES[1], SENTENCES[0] + ["extraordinarily-long-word"] * 20])))[0, :3]
     torch.testing.assert_close(alone, with_longer)
 
 
@@ -66,15 +73,15 @@ def test_both_decoders_learn_a_batch_and_ignore_its_padding(decoder):
     assert (batch.tag_ids[1, 3:] == -100).all()
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-    first = model.loss(batch).item()
+    first = model.loss(tensors(batch)).item()
     for _ in range(30):
         optimizer.zero_grad()
-        model.loss(batch).backward()
+        model.loss(tensors(batch)).backward()
         optimizer.step()
-    assert model.loss(batch).item() < first / 4
-    model.eval()
-    with torch.no_grad():
-        paths, probabilities = model.decode(batch, Constraints.for_tags(encoder.tags.items))
+    assert model.loss(tensors(batch)).item() < first / 4
+    logits, transitions = model.scores(batch)
+    assert model.training  # scoring leaves a model in training in training mode
+    paths, probabilities = decode(logits, batch.lengths, Constraints.for_tags(encoder.tags.items), transitions)
     assert [encoder.decode(path) for path in paths] == tags
     assert [len(row) for row in probabilities] == [7, 3]
     assert all(0.5 < p <= 1.0 for row in probabilities for p in row)

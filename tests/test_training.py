@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from tagger import artifact
+from tagger import artifact, modeldir
 from tagger.config import ModelConfig, Runtime, TrainConfig
 from tagger.run import Finished, Started, Stopped, resume, train
 from tagger.training import Epoch, Step
@@ -29,7 +29,7 @@ def corpus(tmp_path_factory):
 
 
 def weights(model_dir) -> dict[str, torch.Tensor]:
-    return artifact.load_model(model_dir).model.state_dict()
+    return modeldir.load_model(model_dir).model.state_dict()
 
 
 def test_records_come_in_order_and_each_best_model_is_saved_as_its_epoch_ends(corpus, tmp_path):
@@ -38,7 +38,7 @@ def test_records_come_in_order_and_each_best_model_is_saved_as_its_epoch_ends(co
     for record in train(CONFIG, corpus, model_dir, CPU):
         records.append(record)
         if isinstance(record, Epoch):
-            assert artifact.has_checkpoint(model_dir)
+            assert modeldir.has_checkpoint(model_dir)
             summary = json.loads((model_dir / "training.json").read_text())
             best = [r for r in records if isinstance(r, Epoch) and r.is_best][-1]
             assert summary["best_epoch"] == best.epoch and summary["dev"] == best.dev.to_dict()
@@ -56,7 +56,7 @@ def test_records_come_in_order_and_each_best_model_is_saved_as_its_epoch_ends(co
     assert finished.dev == best.dev and finished.test is not None and not finished.stopped_early
     final = weights(model_dir)
     assert all(torch.equal(final[name], tensor) for name, tensor in saved_at_best[best.epoch].items())
-    assert not artifact.has_checkpoint(model_dir)
+    assert not modeldir.has_checkpoint(model_dir)
     assert json.loads((model_dir / "training.json").read_text())["test"] == finished.test.to_dict()
 
 
@@ -165,7 +165,7 @@ def test_training_on_train_and_dev_takes_the_tags_of_both_or_all_of_train_when_t
     write_conll(corpus / "valid.txt", [[("Quorvath", "B-EVT"), ("fair", "I-EVT"), ("opened", "O")]])
     records = list(train(replace(CONFIG, train_with_dev=True, epochs=1), str(corpus), tmp_path / "both", CPU))
     assert records[0].train_sentences == 41 and not records[0].untrained_types
-    assert {"B-EVT", "I-EVT", "B-PER"} <= set(artifact.load_model(tmp_path / "both").encoder.tags.items)
+    assert {"B-EVT", "I-EVT", "B-PER"} <= set(modeldir.load_model(tmp_path / "both").encoder.tags.items)
     write_conll(corpus / "valid.txt", [[("Quorvath", "S-PER"), ("opened", "O")]])
     with pytest.raises(DataError, match="train and dev are tagged in different schemes"):
         list(train(replace(CONFIG, train_with_dev=True, epochs=1), str(corpus), tmp_path / "schemes", CPU))

@@ -1,0 +1,178 @@
+"""Reading a model directory, without torch: its files, its JSON (config.json, vocab.json,
+training.json) and its format, checked; the network itself is loaded by the module that owns
+its kind: torch's weights by `tagger.artifact`, an ONNX export by `tagger.exported`.
+
+Directories of format 1, which kept the training summary and the tags in config.json, still
+load (`tagger.format1` reads them as format 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tagger import format1
+from tagger.config import Dimensions, ModelConfig
+from tagger.encoding import Encoder
+from tagger.errors import ArtifactError
+
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
+CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ONNX_FILE = "config.json", "vocab.json", "weights.pt", "model.onnx"
+TRAINING_FILE = "training.json"
+CHECKPOINT_FILE = "checkpoint.pt"  # an unfinished run's state; gone when the run ends
+EXPORTED = "onnx"  # config.json's "network" in a directory `tagger export` wrote
+LOAD_ATTEMPTS = 10  # a load that saw the directory being replaced is tried again
+
+
+@dataclass
+class SavedModel:
+    model: object  # a tagger.predict.Network: a BiLSTMTagger, or an exported network
+    encoder: Encoder
+    training: dict  # training.json: data, options, best epoch, dev and test metrics
+    config: dict  # config.json
+
+
+def load_model(model_dir: Path, device: str = "cpu") -> SavedModel:
+    """The model saved in `model_dir`, on `device` (a --device name: auto, cpu, cuda or cuda:N);
+    every problem is an ArtifactError naming the file.
+
+    A training run may swap in a new model directory while this reads: the files read can
+    then mix the two (the checksum tells), or the directory can be missing for an instant.
+    Reading again, once the swap is done, gets one model whole.
+    """
+    model_dir = Path(model_dir)
+    for attempt in range(1, LOAD_ATTEMPTS):
+        identity = _identity(model_dir)
+        try:
+            return _load_model(model_dir, device)
+        except ArtifactError:
+            if _identity(model_dir) == identity and not _save_in_progress(model_dir):
+                raise
+        time.sleep(0.01 * attempt)
+    return _load_model(model_dir, device)
+
+
+def has_model(model_dir: Path) -> bool:
+    """Whether `model_dir` holds a saved model: a config.json that tagger wrote."""
+    try:
+        config = json.loads((Path(model_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(config, dict) and "format_version" in config
+
+
+def is_exported(model_dir: Path) -> bool:
+    """Whether `model_dir` holds a model exported to ONNX (which runs, but cannot train)."""
+    try:
+        config = json.loads((Path(model_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(config, dict) and config.get("network") == EXPORTED
+
+
+def has_checkpoint(model_dir: Path) -> bool:
+    """Whether `model_dir` holds an unfinished run."""
+    return (Path(model_dir) / CHECKPOINT_FILE).is_file()
+
+
+def read_checked(path: Path, config: dict, key: str) -> bytes:
+    """The bytes of `path`, whose sha256 config.json records under `key`."""
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: missing; the model directory is incomplete, retrain it") from None
+    if key in config and hashlib.sha256(content).hexdigest() != config[key]:
+        raise ArtifactError(f"{path}: damaged (truncated or altered: its checksum differs from the one in "
+                            f"{CONFIG_FILE}); restore it or retrain the model")
+    return content
+
+
+def refuse_a_file(model_dir: Path) -> None:
+    holder = model_dir.parent
+    where = f"--model {shlex.quote(str(holder))}" if has_model(holder) or has_checkpoint(holder) \
+        else "give a directory"
+    kind = "a file" if model_dir.is_file() else "the name of a model's file"
+    raise ArtifactError(f"{model_dir}: {kind}, not a model directory; --model takes the directory: {where}")
+
+
+def _identity(model_dir: Path) -> int | None:
+    try:
+        return model_dir.stat().st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _save_in_progress(model_dir: Path) -> bool:
+    return any(model_dir.parent.glob(f".{model_dir.name}.old-*"))
+
+
+def _load_model(model_dir: Path, device: str) -> SavedModel:
+    if model_dir.is_file():
+        refuse_a_file(model_dir)
+    if not model_dir.is_dir():
+        raise ArtifactError(f"{model_dir}: no model there; train one with `tagger train --model "
+                            f"{shlex.quote(str(model_dir))}` or point --model at a model directory")
+    config_path, vocab_path = model_dir / CONFIG_FILE, model_dir / VOCAB_FILE
+    if not config_path.exists() and has_checkpoint(model_dir):
+        raise ArtifactError(f"{model_dir}: holds an unfinished run that has not saved a model yet; continue it "
+                            f"with: tagger train --model {shlex.quote(str(model_dir))} --resume")
+    config = read_json(config_path)
+    version = config.get("format_version")
+    if version not in READABLE_FORMATS:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        raise ArtifactError(f"{config_path}: model format {version!r}, this tagger reads formats "
+                            f"{READABLE_FORMATS[0]} to {FORMAT_VERSION}; "
+                            + ("upgrade tagger to use it" if newer else "retrain the model"))
+    try:
+        if version == 1:
+            config, training = format1.config_as_format_2(config)
+        else:  # a summary: a model loads without it
+            training = read_json(model_dir / TRAINING_FILE) if (model_dir / TRAINING_FILE).is_file() else {}
+        settings, dimensions = ModelConfig(**config["model"]), Dimensions(**config["dimensions"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArtifactError(f"{config_path}: the model settings are missing or wrong ({error}); "
+                            "retrain the model") from None
+    encoder = _read_vocabulary(vocab_path)
+    for name, found, expected in (("words", len(encoder.words), dimensions.word_count),
+                                  ("characters", len(encoder.chars), dimensions.char_count),
+                                  ("tags", len(encoder.tags), dimensions.tag_count)):
+        if found != expected:
+            raise ArtifactError(f"{vocab_path}: {found:,} {name}, but the network in {CONFIG_FILE} has "
+                                f"{expected:,}; the files come from different models")
+    if config.get("network") == EXPORTED:
+        from tagger.exported import load_network
+    else:
+        from tagger.artifact import load_network
+    return SavedModel(load_network(model_dir, config, settings, dimensions, device), encoder, training, config)
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object of the model directory; an ArtifactError for anything else."""
+    data = _read_json_value(path)
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path}: expected a JSON object; retrain the model")
+    return data
+
+
+def _read_json_value(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: missing; the model directory is incomplete, retrain it") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ArtifactError(f"{path}: not valid JSON ({error}); retrain the model") from None
+
+
+def _read_vocabulary(path: Path) -> Encoder:
+    """The vocabularies in vocab.json; any other shape is a file damaged or replaced since, named
+    as such rather than by the error it would cause."""
+    try:
+        return Encoder.from_dict(_read_json_value(path))
+    except ValueError as problem:
+        raise ArtifactError(f"{path}: not a vocabulary tagger wrote ({problem}): damaged or replaced; restore it "
+                            "from a copy of the model or retrain the model") from None
