@@ -16,13 +16,12 @@ import os
 import shutil
 import tempfile
 from dataclasses import asdict
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import torch
 
 from tagger import files, format1
-from tagger.config import Dimensions, ModelConfig
+from tagger.config import Dimensions, ModelConfig, package_version
 from tagger.encoding import Encoder
 from tagger.errors import ArtifactError
 from tagger.model import BiLSTMTagger
@@ -43,7 +42,7 @@ def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, training:
         staging.chmod(0o777 & ~files.umask())  # mkdtemp makes it private; a model directory should not be
         weights = files.write_tensors(staging / WEIGHTS_FILE, {name: tensor.detach().cpu()
                                                           for name, tensor in model.state_dict().items()})
-        files.write_json(staging / CONFIG_FILE, {"format_version": FORMAT_VERSION, "tagger_version": _package_version(),
+        files.write_json(staging / CONFIG_FILE, {"format_version": FORMAT_VERSION, "tagger_version": package_version(),
                                             "model": asdict(model.config), "dimensions": asdict(model.dimensions),
                                             "weights_sha256": hashlib.sha256(weights).hexdigest()})
         files.write_json(staging / VOCAB_FILE, encoder.to_dict())
@@ -196,13 +195,6 @@ def load_network(model_dir: Path, config: dict, settings: ModelConfig, dimension
         reason = str(error).strip().splitlines()[0]
         raise ArtifactError(f"{weights}: cannot load the weights ({reason}); retrain the model") from None
     return model.to(torch_device).eval()
-
-
-def _package_version() -> str:
-    try:
-        return version("tagger")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def recover_interrupted_save(model_dir: Path) -> None:

@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperOption
 
 from tagger.config import (DECODERS, INPUT_FORMATS, OUTPUT_FORMATS, PRECISIONS, PREDICT_BATCH_TOKENS, ModelConfig,
-                           Runtime, TrainConfig)
+                           Runtime, TrainConfig, package_version)
 from tagger.errors import TaggerError
 
 # Help texts are rich markup, where [word] is a tag and vanishes: a bracket meant as one is
@@ -64,18 +64,9 @@ Decoder, Precision = _choices("Decoder", DECODERS), _choices("Precision", PRECIS
 InputFormat, OutputFormat = _choices("InputFormat", INPUT_FORMATS), _choices("OutputFormat", OUTPUT_FORMATS)
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("tagger")
-    except PackageNotFoundError:  # run from a copy of the package on PYTHONPATH, never installed
-        return "unknown"
-
-
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"tagger {_version()}")
+        typer.echo(f"tagger {package_version()}")
         raise typer.Exit()
 
 
@@ -157,7 +148,8 @@ def train(
     from tagger.distributed import FailedElsewhere, World
     from tagger.render import show_training
     from tagger.data import quiet_datasets
-    from tagger.run import Finished, resume as resume_run, stop_on_signals, train as train_model
+    from tagger.records import Finished
+    from tagger.run import resume as resume_run, stop_on_signals, train as train_model
     from tagger.settings import refuse_settings_unlike_the_run, with_epochs_from
     from tagger.sources import Source
 
@@ -350,6 +342,27 @@ def predict(
                                     "text to stdin")) from None
         _drop_unwritten_output()
         raise _fail(TaggerError(f"cannot write the output: {error.strerror or error}")) from None
+
+
+@app.command()
+def export(
+    to: Annotated[Path, typer.Option("--to", help="The new directory to write the exported model to.",
+                                     show_default=False)],
+    model: ModelOption = None,
+) -> None:
+    """Export a model to ONNX: a model directory that predict, eval and tagger.load() run with
+    onnxruntime, without torch."""
+    from tagger.config import model_dir_to_read
+    from tagger.export import check_target, export as export_model
+
+    try:
+        check_target(to)
+        model = model or model_dir_to_read()
+        export_model(model, to)
+    except TaggerError as error:
+        raise _fail(error) from None
+    typer.echo(f"Exported {model} to {to}/; it runs without torch: tagger predict --model {shlex.quote(str(to))} "
+               "< file.txt", err=True)
 
 
 def _drop_unwritten_output() -> None:

@@ -85,6 +85,16 @@ class Runtime:
             raise TaggerError(f"--precision {self.precision}: use one of {', '.join(PRECISIONS)}")
 
 
+def package_version() -> str:
+    """tagger's version: what --version prints and a model directory records."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tagger")
+    except PackageNotFoundError:  # run from a copy of the package on PYTHONPATH, never installed
+        return "unknown"
+
+
 def model_dir_to_train() -> Path:
     """Where `train` saves without --model: $TAGGER_MODEL, else models/conll2003 in the current
     directory."""

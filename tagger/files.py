@@ -11,8 +11,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import torch
-
 
 def umask() -> int:
     """The process's umask (reading it means setting it; it is set back at once)."""
@@ -32,14 +30,21 @@ def link_or_copy(source: Path, target: Path) -> None:
 
 def write_tensors(path: Path, data: dict) -> bytes:
     """Write `data` as torch.save would, durably; returns the bytes written."""
+    import torch
+
     buffer = io.BytesIO()
     torch.save(data, buffer)
     content = buffer.getvalue()
+    write_bytes(path, content)
+    return content
+
+
+def write_bytes(path: Path, content: bytes) -> None:
+    """Write `content` to `path`, durably."""
     with path.open("wb") as file:
         file.write(content)
         file.flush()
         os.fsync(file.fileno())
-    return content
 
 
 def write_json(path: Path, data: dict) -> None:

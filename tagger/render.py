@@ -16,8 +16,7 @@ from tagger.entities import Entity
 from tagger.error_analysis import CATEGORIES, ERROR_CATEGORIES, EntityError, ErrorReport, label
 from tagger.evaluation import Evaluation
 from tagger.metrics import Metrics
-from tagger.run import Finished, Record, Started, Stopped
-from tagger.training import Epoch, Step
+from tagger.records import Epoch, Finished, Record, Started, Step, Stopped
 
 EXAMPLES_PER_CATEGORY = 3  # the terminal shows a taste of each kind; the HTML report has every error
 CONTEXT_TOKENS = 5  # tokens shown on each side of an example

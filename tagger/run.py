@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import datasets
@@ -25,50 +25,8 @@ from tagger.metrics import Metrics
 from tagger.model import BiLSTMTagger
 from tagger.predict import Tagger
 from tagger.sources import Source
-from tagger.training import Epoch, Step, TrainingState, fit
-
-
-@dataclass(frozen=True)
-class Started:
-    """The data and model are ready; training starts."""
-
-    train_sentences: int
-    train_tokens: int
-    dev_sentences: int
-    dev_held_out: bool  # True when dev was carved out of train
-    test_sentences: int
-    tags: list[str]
-    words: int
-    pretrained_coverage: float | None  # share of training tokens with a pretrained vector
-    parameters: int
-    device: str
-    processes: int
-    resumed_at: tuple[int, int] | None = None  # (epoch, steps of it done) when resuming
-    untrained_types: tuple[str, ...] = ()  # entity types of dev or test that train lacks: they can only be missed
-    dev_trained: bool = False  # dev is part of the training sentences (--train-with-dev)
-    decoder: str = ""
-
-
-@dataclass(frozen=True)
-class Stopped:
-    """The run stopped when asked to, before its end."""
-
-    epoch: int  # the epoch under way
-    step: int  # its steps done
-    resumable: bool  # a checkpoint holds the run where it stopped
-    best_model_saved: bool  # the model directory holds the best model so far
-
-
-@dataclass(frozen=True)
-class Finished:
-    best_epoch: int  # the saved model's; training on train + dev, the last
-    dev: Metrics | None  # None when dev was trained on
-    test: Metrics | None
-    stopped_early: bool
-    seconds: float
-
-
-Record = Started | Step | Epoch | Stopped | Finished
+from tagger.records import Epoch, Finished, Record, Started, Stopped
+from tagger.training import TrainingState, fit
 
 
 def train(config: TrainConfig, source: str | Source, model_dir: Path, runtime: Runtime = Runtime(), *,
@@ -236,6 +194,9 @@ def _untrained_types(corpus: datasets.DatasetDict, trained_tags: list[str]) -> t
 
 
 def _checkpoint_to_resume(model_dir: Path) -> dict:
+    if modeldir.is_exported(model_dir):
+        raise ArtifactError(f"{model_dir}: holds a model exported to ONNX, which tags text but cannot train; resume "
+                            "the run of the torch model it was exported from (its config.json names it)")
     checkpoint = artifact.load_checkpoint(model_dir)
     if checkpoint is None:
         if modeldir.has_model(model_dir):

@@ -16,31 +16,12 @@ from tagger.config import Runtime, TrainConfig
 from tagger.data import TrainingSentences
 from tagger.encoding import Encoder, length_bucketed_batches
 from tagger.evaluation import evaluate
-from tagger.metrics import Metrics
 from tagger.model import BiLSTMTagger, Tensors
 from tagger.predict import Tagger
+from tagger.records import Epoch, Step
 
 # The --precision names as torch's types.
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-@dataclass(frozen=True)
-class Step:
-    epoch: int
-    step: int
-    steps: int
-    loss: float
-    tokens: int  # in the whole batch, across processes
-
-
-@dataclass(frozen=True)
-class Epoch:
-    epoch: int
-    loss: float
-    dev: Metrics | None  # None when training on train + dev: each epoch's model is kept
-    is_best: bool
-    seconds: float
-    tokens_per_second: float
 
 
 @dataclass

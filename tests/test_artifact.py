@@ -323,7 +323,8 @@ def test_a_format_1_model_loads_and_tags_as_the_version_that_wrote_it():
 
 def test_a_format_1_run_resumes_and_finishes_as_format_2(tmp_path, monkeypatch):
     from tagger.config import Runtime
-    from tagger.run import Finished, resume
+    from tagger.records import Finished
+    from tagger.run import resume
 
     shutil.copytree(FORMAT_1, tmp_path, dirs_exist_ok=True)
     monkeypatch.chdir(tmp_path)  # the run's data and vectors are relative paths

@@ -383,7 +383,7 @@ def test_printed_commands_can_be_pasted_whatever_the_path(trained, tmp_path, mon
     """A path with a space or brackets comes out quoted, so the printed command runs as it is."""
     import shlex
 
-    from tagger.run import Stopped
+    from tagger.records import Stopped
 
     corpus, _, _ = trained
     model = tmp_path / "my [best] run"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tagger.config import Runtime, TrainConfig
-from tagger.run import Finished, train
-from tagger.training import Epoch
+from tagger.records import Epoch, Finished
+from tagger.run import train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003"
 

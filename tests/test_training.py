@@ -13,8 +13,8 @@ import torch
 
 from tagger import artifact, modeldir
 from tagger.config import ModelConfig, Runtime, TrainConfig
-from tagger.run import Finished, Started, Stopped, resume, train
-from tagger.training import Epoch, Step
+from tagger.records import Epoch, Finished, Started, Step, Stopped
+from tagger.run import resume, train
 
 CONFIG = TrainConfig(ModelConfig(hidden_size=8, char_dim=8, char_filters=8), embeddings="none", epochs=4,
                      batch_size=8, lr=0.01)

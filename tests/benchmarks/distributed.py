@@ -76,8 +76,8 @@ def worker(corpus: Path, model: Path, steps: int, embeddings: str, hidden_size: 
     import datasets
 
     from tagger.config import ModelConfig, Runtime, TrainConfig
+    from tagger.records import Step
     from tagger.run import train
-    from tagger.training import Step
 
     datasets.disable_progress_bars()
     config = TrainConfig(ModelConfig(hidden_size=hidden_size), embeddings=embeddings)

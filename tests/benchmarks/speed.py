@@ -77,8 +77,8 @@ TAGGER_TRAIN = """
 import json, sys
 from pathlib import Path
 from tagger.config import TrainConfig
+from tagger.records import Epoch
 from tagger.run import train
-from tagger.training import Epoch
 config = TrainConfig(epochs=int(sys.argv[3]), patience=int(sys.argv[3]))
 seconds = [record.seconds for record in train(config, sys.argv[1], Path(sys.argv[2])) if isinstance(record, Epoch)]
 print(json.dumps(seconds))

@@ -1,0 +1,186 @@
+"""`tagger export`: a torch model directory rewritten as one that runs on ONNX Runtime, without torch.
+
+The network (word and character features, the Bi-LSTM, the classifier) becomes `model.onnx`,
+built node by node from the weights with ONNX's own operators, so that nothing depends on
+how torch traces a model: its batch, sentence, form and character axes are all dynamic, and
+ONNX's LSTM reads each sentence to its own length in both directions, as the packed
+Bi-LSTM does. The vocabularies and the training summary are copied as they are; the CRF's
+transitions go into config.json as data, since decoding (`tagger.decoding`) is numpy's on
+both paths. Before the directory counts as written, it is loaded and must give the torch
+model's logits on a probe batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tagger import files
+from tagger.encoding import PAD_ID, Encoder
+from tagger.errors import ArtifactError, TaggerError
+from tagger.model import BiLSTMTagger
+from tagger.config import package_version
+from tagger.modeldir import CONFIG_FILE, EXPORTED, FORMAT_VERSION, ONNX_FILE, TRAINING_FILE, VOCAB_FILE, load_model
+
+OPSET = 17
+LOGITS_TOLERANCE = 1e-4  # the exported network's logits against torch's, on the probe batch
+# torch's LSTM gates come as input, forget, cell, output; ONNX's as input, output, forget, cell.
+ONNX_GATE_ORDER = [0, 3, 1, 2]
+
+
+def export(model_dir: Path, target: Path) -> None:
+    """Write the model in `model_dir` to the new directory `target` as an ONNX model."""
+    target = Path(target)
+    check_target(target)
+    try:
+        import onnx  # noqa: F401  (only to say what is missing before any work)
+    except ImportError:
+        raise TaggerError("tagger export needs the onnx package: pip install onnx onnxruntime (or "
+                          "pip install 'tagger[onnx]')") from None
+    saved = load_model(model_dir, "cpu")
+    if saved.config.get("network") == EXPORTED:
+        raise TaggerError(f"{model_dir}: already exported to ONNX; export the torch model it came from")
+    model: BiLSTMTagger = saved.model
+    content = network_graph(model).SerializeToString()
+    learnt = None if model.crf is None else model.crf.transitions()
+    transitions = learnt and {"start": learnt.start.tolist(), "pairs": learnt.pairs.tolist(), "end": learnt.end.tolist()}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        staging.chmod(0o777 & ~files.umask())  # mkdtemp makes it private; a model directory should not be
+        files.write_bytes(staging / ONNX_FILE, content)
+        files.write_json(staging / VOCAB_FILE, saved.encoder.to_dict())
+        if saved.training:
+            files.write_json(staging / TRAINING_FILE, saved.training)
+        files.write_json(staging / CONFIG_FILE, {
+            "format_version": FORMAT_VERSION, "tagger_version": package_version(), "network": EXPORTED,
+            "model": asdict(model.config), "dimensions": asdict(model.dimensions), "transitions": transitions,
+            "onnx_sha256": hashlib.sha256(content).hexdigest(), "exported_from": str(Path(model_dir).absolute())})
+        _check_logits(model, saved.encoder, staging)
+        os.rename(staging, target)
+    except OSError as error:
+        raise ArtifactError(f"{target}: could not write the exported model ({error.strerror or error})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_target(target: Path) -> None:
+    """Refuse, before any work, a `--to` that exists or whose folder cannot take a new directory."""
+    if target.exists() or target.is_symlink():
+        kind = "a file" if target.is_file() else "a directory" if target.is_dir() else "there"
+        raise TaggerError(f"{target}: exists ({kind}); export writes a new directory: give --to a path that does "
+                          "not exist yet")
+    existing = next(directory for directory in target.parents if directory.exists())
+    if not existing.is_dir():
+        raise TaggerError(f"{target}: cannot create it, {existing} is a file; choose another --to")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=existing))
+    except OSError as error:
+        raise TaggerError(f"{target}: cannot write in {existing} ({error.strerror or error}); make it writable or "
+                          "choose another --to") from None
+
+
+def network_graph(model: BiLSTMTagger):
+    """The network of `model` as an ONNX graph: (word_ids, token_forms, char_ids, lengths) -> logits."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, initialisers = [], []
+    config, dimensions = model.config, model.dimensions
+
+    def constant(name: str, value) -> str:
+        initialisers.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(operator: str, inputs: list[str], output: str, **attributes) -> str:
+        nodes.append(helper.make_node(operator, inputs, [output], name=output, **attributes))
+        return output
+
+    def weights(tensor: torch.Tensor) -> np.ndarray:
+        return tensor.detach().cpu().numpy()
+
+    trained = model.trained_words
+    # Words: a row of the trained table, or of the frozen one for pretrained words unseen in training.
+    words = node("Gather", [constant("word_embedding", weights(model.word_embedding.weight)),
+                            node("Min", ["word_ids", constant("last_trained", np.int64(trained - 1))], "trained_ids")],
+                 "trained_vectors")
+    if dimensions.frozen_words:
+        frozen_ids = node("Max", [node("Sub", ["word_ids", constant("trained_count", np.int64(trained))], "shifted"),
+                                  constant("zero", np.int64(0))], "frozen_ids")
+        frozen = node("Cast", [node("Gather", [constant("frozen_vectors", weights(model.frozen_vectors)), frozen_ids],
+                                    "frozen_rows")], "frozen_vectors_float", to=TensorProto.FLOAT)
+        is_trained = node("Unsqueeze", [node("Less", ["word_ids", "trained_count"], "is_trained_word"),
+                                        constant("last_axis", np.array([-1]))], "is_trained")
+        words = node("Where", [is_trained, words, frozen], "word_vectors")
+    # Characters: the CNN over each form's characters, max over the real ones (padding never wins).
+    embedded = node("Transpose", [node("Gather", [constant("char_embedding", weights(model.char_embedding.weight)),
+                                                  "char_ids"], "char_vectors")], "char_channels", perm=[0, 2, 1])
+    convolved = node("Conv", [embedded, constant("char_cnn_weight", weights(model.char_cnn.weight)),
+                              constant("char_cnn_bias", weights(model.char_cnn.bias))], "char_convolved",
+                     pads=[config.char_kernel // 2] * 2)
+    padding = node("Unsqueeze", [node("Equal", ["char_ids", constant("pad_id", np.int64(PAD_ID))], "char_is_pad"),
+                                 constant("channel_axis", np.array([1]))], "char_padding")
+    masked = node("Where", [padding, constant("minus_infinity", np.float32(-np.inf)), convolved], "char_masked")
+    forms = node("ReduceMax", [masked], "form_features", axes=[2], keepdims=0)
+    chars = node("Gather", [forms, "token_forms"], "char_features")
+    states = node("Transpose", [node("Concat", [words, chars], "token_vectors", axis=-1)], "time_major",
+                  perm=[1, 0, 2])  # (seq, batch, input)
+    lengths = node("Cast", ["lengths"], "sequence_lengths", to=TensorProto.INT32)
+    hidden = config.hidden_size
+    for layer in range(config.lstm_layers):
+        directions = [weights(getattr(model.lstm, f"{name}_l{layer}{suffix}"))
+                      for suffix in ("", "_reverse") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+        def gates(array: np.ndarray) -> np.ndarray:
+            return np.concatenate([array[index * hidden:(index + 1) * hidden] for index in ONNX_GATE_ORDER])
+
+        w = np.stack([gates(directions[0]), gates(directions[4])])
+        r = np.stack([gates(directions[1]), gates(directions[5])])
+        b = np.stack([np.concatenate([gates(directions[2]), gates(directions[3])]),
+                      np.concatenate([gates(directions[6]), gates(directions[7])])])
+        output = node("LSTM", [states, constant(f"lstm_w_{layer}", w), constant(f"lstm_r_{layer}", r),
+                               constant(f"lstm_b_{layer}", b), lengths], f"lstm_{layer}", direction="bidirectional",
+                      hidden_size=hidden)  # (seq, directions, batch, hidden)
+        if layer + 1 < config.lstm_layers:
+            states = node("Reshape", [node("Transpose", [output], f"lstm_{layer}_by_time", perm=[0, 2, 1, 3]),
+                                      constant(f"lstm_{layer}_shape", np.array([0, 0, -1]))], f"lstm_{layer}_states")
+    states = node("Reshape", [node("Transpose", [output], "batch_major", perm=[2, 0, 1, 3]),
+                              constant("states_shape", np.array([0, 0, -1]))], "states")  # (batch, seq, 2*hidden)
+    node("Add", [node("MatMul", [states, constant("classifier_weight", weights(model.classifier.weight).T)],
+                      "classified"), constant("classifier_bias", weights(model.classifier.bias))], "logits")
+
+    def dynamic(name: str, element: int, axes: list[str]):
+        return helper.make_tensor_value_info(name, element, axes)
+
+    graph = helper.make_graph(
+        nodes, "tagger", [dynamic("word_ids", TensorProto.INT64, ["batch", "seq"]),
+                          dynamic("token_forms", TensorProto.INT64, ["batch", "seq"]),
+                          dynamic("char_ids", TensorProto.INT64, ["forms", "chars"]),
+                          dynamic("lengths", TensorProto.INT64, ["batch"])],
+        [dynamic("logits", TensorProto.FLOAT, ["batch", "seq", dimensions.tag_count])], initialisers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tagger")
+
+
+def probe_sentences(encoder: Encoder) -> list[list[str]]:
+    """Sentences of several lengths from the model's own words, with an unknown word and a long one."""
+    words = [word for word in encoder.words.items[2:60]] or ["word"]
+    sentences = [words[start:start + length] for start, length in ((0, 7), (7, 1), (8, 23), (31, 4))]
+    sentences = [sentence for sentence in sentences if sentence]
+    return sentences + [["Zxq-unknown-token", "a" * 45, *words[:3]]]
+
+
+def _check_logits(model: BiLSTMTagger, encoder: Encoder, directory: Path) -> None:
+    batch = encoder.encode(probe_sentences(encoder))
+    expected, _ = model.scores(batch)
+    found, _ = load_model(directory, "cpu").model.scores(batch)
+    inside = np.arange(batch.word_ids.shape[1])[None, :] < batch.lengths[:, None]
+    difference = float(np.abs(found - expected)[inside].max())
+    if difference > LOGITS_TOLERANCE:
+        raise ArtifactError(f"the exported network's logits differ from the model's by {difference:.2g} on a probe "
+                            f"batch (more than {LOGITS_TOLERANCE}); nothing was written; please report this")
