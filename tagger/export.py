@@ -50,7 +50,8 @@ def export(model_dir: Path, target: Path) -> None:
     model: BiLSTMTagger = saved.model
     content = network_graph(model).SerializeToString()
     learnt = None if model.crf is None else model.crf.transitions()
-    transitions = learnt and {"start": learnt.start.tolist(), "pairs": learnt.pairs.tolist(), "end": learnt.end.tolist()}
+    transitions = learnt and {"start": learnt.start.tolist(), "pairs": learnt.pairs.tolist(),
+                              "end": learnt.end.tolist()}
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:

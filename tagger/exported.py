@@ -51,7 +51,8 @@ def load_network(model_dir: Path, config: dict, settings: ModelConfig, dimension
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ArtifactError(f"{model_dir / ONNX_FILE}: cannot load the network ({reason}); export the model "
                             "again") from None
-    return ExportedNetwork(session, settings, dimensions, _transitions(model_dir, config, settings, dimensions.tag_count))
+    transitions = _transitions(model_dir, config, settings, dimensions.tag_count)
+    return ExportedNetwork(session, settings, dimensions, transitions)
 
 
 def _transitions(model_dir: Path, config: dict, settings: ModelConfig, tags: int) -> Transitions | None:

@@ -48,7 +48,8 @@ def test_logits_have_one_row_per_token():
 def test_padding_never_changes_a_prediction():
     encoder, model = build()
     alone = model(tensors(encoder.encode([SENTENCES[1]])))[0]
-    with_longer = model(tensors(encoder.encode([SENTENCES[1], SENTENCES[0] + ["extraordinarily-long-word"] * 20])))[0, :3]
+    longer = SENTENCES[0] + ["extraordinarily-long-word"] * 20
+    with_longer = model(tensors(encoder.encode([SENTENCES[1], longer])))[0, :3]
     torch.testing.assert_close(alone, with_longer)
 
 
