@@ -22,14 +22,15 @@ if TYPE_CHECKING:
 __all__ = ["Doc", "Span", "Tagger", "load"]
 
 
-def load(model: str | Path | None = None, device: str = "auto") -> Tagger:
+def load(model: str | Path | None = None, device: str = "auto", threads: int = 1) -> Tagger:
     """The model saved in directory `model` (default: $TAGGER_MODEL, else models/conll2003), ready to
-    tag on `device` (auto: the first GPU if there is one, else the CPU; or cpu, cuda, cuda:N).
+    tag on `device` (auto: the first GPU if there is one, else the CPU; or cpu, cuda, cuda:N), its
+    network's operations running on `threads` threads (for torch, the process's setting).
     Raises tagger.errors.TaggerError, with a one-line message, when there is no usable model there."""
     from tagger.config import model_dir_to_read
     from tagger.predict import Tagger
 
-    return Tagger.load(Path(model) if model is not None else model_dir_to_read(), device)
+    return Tagger.load(Path(model) if model is not None else model_dir_to_read(), device, threads)
 
 
 def __getattr__(name: str):

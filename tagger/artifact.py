@@ -176,12 +176,14 @@ def update_training(model_dir: Path, **entries) -> None:
 
 
 def load_network(model_dir: Path, config: dict, settings: ModelConfig, dimensions: Dimensions,
-                 device: str) -> BiLSTMTagger:
+                 device: str, threads: int) -> BiLSTMTagger:
     """The network of the model directory `tagger.modeldir` has read `config` of, its weights
-    checked against their checksum and loaded without running code, on `device`."""
+    checked against their checksum and loaded without running code, on `device`, with torch
+    set to run its operations on `threads` threads."""
     from tagger.device import resolve_device
 
     torch_device = resolve_device(device)
+    torch.set_num_threads(threads)
     weights = model_dir / WEIGHTS_FILE
     try:
         model = BiLSTMTagger(settings, dimensions)

@@ -50,6 +50,9 @@ TagsColumnOption = Annotated[str | None, typer.Option(
     show_default=False, rich_help_panel="Data")]
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (auto: the first GPU if there is "
                                                 "one, else the CPU).")]
+TaggingThreadsOption = Annotated[int | None, typer.Option(
+    min=1, help="Cores to tag on: a large input is tagged by this many processes, one thread each. Default: "
+                "every core tagger may use.", show_default=False)]
 
 
 SOURCE_OPTIONS = {"train_file": "train", "dev_file": "dev", "test_file": "test"}  # train's parameters -> Source's
@@ -136,6 +139,9 @@ def train(
                                                  "(autocast); fp32 everywhere else.")] = Precision(RUNTIME.precision),
     timeout: Annotated[float, typer.Option(min=1, help="With several processes (torchrun): seconds each waits "
                                            "for the others before it stops with an error.")] = RUNTIME.timeout,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch's threads (in each process, with torchrun). "
+                                                "Default: $OMP_NUM_THREADS, else the cores no other program is "
+                                                "using, checked each second (Linux; 1 elsewhere).", show_default=False)] = None,
 ) -> None:
     """Train a tagger and save the model with the best dev F1.
 
@@ -169,7 +175,7 @@ def train(
                              lr_decay=lr_decay, seed=seed, train_with_dev=train_with_dev)
         config = with_epochs_from(config, given, epochs_from, model, resume)
         world = World.from_environment()
-        runtime = Runtime(device, precision.value, timeout)
+        runtime = Runtime(device, precision.value, timeout, threads)
         source = Source(data, *(str(file) if file else None for file in (train_file, dev_file, test_file)),
                         tokens_column=tokens_column, tags_column=tags_column)
         if resume:
@@ -228,12 +234,14 @@ def evaluate(
                                               "and as predicted, to this HTML page (implies --errors); it "
                                               "opens offline in any browser.", show_default=False)] = None,
     device: DeviceOption = RUNTIME.device,
+    threads: TaggingThreadsOption = None,
 ) -> None:
     """Evaluate a saved model: entity precision, recall and F1, overall and per type."""
     from tagger.config import model_dir_to_read
     from tagger.data import quiet_datasets
     from tagger.evaluation import evaluate_saved
     from tagger.sources import Source
+    from tagger.workers import cores
 
     quiet_datasets()
     if sys.stdout is None:
@@ -243,7 +251,8 @@ def evaluate(
     try:
         source = Source(data, tokens_column=tokens_column, tags_column=tags_column)
         model = model or model_dir_to_read()
-        result = evaluate_saved(model, source, split, device, with_errors=errors or html is not None)
+        result = evaluate_saved(model, source, split, device, with_errors=errors or html is not None,
+                                processes=threads or cores())
     except TaggerError as error:
         raise _fail(error) from None
     if result.unseen_types:
@@ -310,6 +319,7 @@ def predict(
     batch_size: Annotated[int, typer.Option(min=1, help="Tokens tagged at a time (fewer: less memory; input "
                                             "that arrives slowly is tagged as it comes).")] = PREDICT_BATCH_TOKENS,
     device: DeviceOption = RUNTIME.device,
+    threads: TaggingThreadsOption = None,
 ) -> None:
     """Tag raw UTF-8 text from stdin (or --input), streaming, and write it to stdout."""
     from tagger.config import model_dir_to_read
@@ -317,6 +327,7 @@ def predict(
     from tagger.memory import keep_heap_flat
     from tagger.predict import Tagger
     from tagger.text import open_input
+    from tagger.workers import cores
 
     if tokenized and input_format not in (InputFormat.text, InputFormat.tokenized):
         raise _fail(TaggerError(f"--tokenized and --input-format {input_format.value} both given; give one"))
@@ -330,7 +341,7 @@ def predict(
         with stream, progress_on_terminal() as advance:
             write_tagged(tagger, stream, "<stdin>" if reading_stdin else str(input_file),
                          "tokenized" if tokenized else input_format.value, FORMATS[output_format.value], sys.stdout,
-                         min_score=min_score, batch_size=batch_size, advance=advance)
+                         min_score=min_score, batch_size=batch_size, processes=threads or cores(), advance=advance)
     except TaggerError as error:
         raise _fail(error) from None
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do

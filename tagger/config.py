@@ -18,6 +18,10 @@ MODEL_VARIABLE = "TAGGER_MODEL"  # the model directory every command uses withou
 DEFAULT_MODEL_DIR = Path("models/conll2003")
 CHECKOUT = Path(__file__).resolve().parent.parent  # a clone's root, when tagger runs from one
 PREDICT_BATCH_TOKENS = 20_000  # tokens tagged at a time: output starts early, memory stays flat
+# Threads of the network's own operations in each process that tags: one, as with more every
+# small operation ends in a wait for the slowest thread, and where another program holds a
+# core that wait is for a thread the system is not running (tagger.workers, tagger.threads).
+NETWORK_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -79,10 +83,19 @@ class Runtime:
     device: str = "auto"  # auto (the first GPU if there is one, else the CPU), cpu, cuda or cuda:N
     precision: str = "fp32"  # on CUDA also bf16 or fp16: mixed precision (autocast)
     timeout: float = 600.0  # with several processes: seconds each waits for the others
+    threads: int | None = None  # torch's; None: the cores no other program uses (tagger.threads)
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
             raise TaggerError(f"--precision {self.precision}: use one of {', '.join(PRECISIONS)}")
+        if self.threads is not None:
+            check_threads(self.threads)
+
+
+def check_threads(threads: int) -> None:
+    """A number of threads or processes must be a whole number, 1 or more."""
+    if not isinstance(threads, int) or threads < 1:
+        raise TaggerError(f"--threads {threads!r}: give a whole number of threads, 1 or more")
 
 
 def package_version() -> str:

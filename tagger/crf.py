@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tagger.decoding import Transitions
+from tagger.decoding import Transitions, forward_backward
 
 
 class Crf(nn.Module):
@@ -47,9 +47,43 @@ class Crf(nn.Module):
 def log_partition(emissions: torch.Tensor, lengths: torch.Tensor, start: torch.Tensor, pairs: torch.Tensor,
                   end: torch.Tensor) -> torch.Tensor:
     """log of the summed potentials of all tag paths, per sentence (the forward algorithm)."""
-    lengths = lengths.to(emissions.device)
-    potential = start + emissions[:, 0]  # (batch, tags): all paths ending in each tag
-    for position in range(1, emissions.shape[1]):
-        moved = torch.logsumexp(potential[:, :, None] + pairs[None], dim=1) + emissions[:, position]
-        potential = torch.where((position < lengths)[:, None], moved, potential)
-    return torch.logsumexp(potential + end, dim=1)
+    return _LogPartition.apply(emissions, lengths, start, pairs, end)
+
+
+class _LogPartition(torch.autograd.Function):
+    """log Z by `tagger.decoding.forward_backward`, in numpy, and its gradient from the same
+    passes: the marginals for the emissions, start and end, their pairs for the transitions.
+
+    Written out rather than left to autograd: the forward algorithm is a loop of small
+    operations over positions, and each one autograd records and replays cost more than
+    numpy's whole step; the batch's emissions are small enough to move to the CPU and back.
+    """
+
+    @staticmethod
+    def forward(ctx, emissions, lengths, start, pairs, end):
+        transitions = Transitions(*(_array(tensor) for tensor in (start, pairs, end)))
+        passes = forward_backward(_array(emissions), lengths.cpu().numpy(), transitions)
+        ctx.passes, ctx.lengths, ctx.dtype = passes, lengths.cpu().numpy(), emissions.dtype
+        return torch.from_numpy(passes.log_z).to(emissions.device, emissions.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        passes, lengths = ctx.passes, ctx.lengths
+        weights = grad.detach().cpu().numpy().astype(np.float64)[:, None] * passes.inside  # (batch, seq)
+        joint = passes.forward * passes.backward
+        emissions = joint / joint.sum(axis=2, keepdims=True) * weights[..., None]
+        # P(tag i at position t - 1, tag j at t), for each t past the first
+        pairs = passes.forward[:, :-1, :, None] * passes.moves * \
+            (passes.emitted[:, 1:] * passes.backward[:, 1:])[:, :, None, :]
+        pairs *= weights[:, 1:, None, None] / pairs.sum(axis=(2, 3), keepdims=True)
+        ends = emissions[np.arange(len(lengths)), lengths - 1].sum(axis=0)
+
+        def tensor(array: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(array)).to(grad.device, ctx.dtype)
+
+        return tensor(emissions), None, tensor(emissions[:, 0].sum(axis=0)), tensor(pairs.sum(axis=(0, 1))), \
+            tensor(ends)
+
+
+def _array(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy().astype(np.float64)

@@ -110,36 +110,63 @@ def viterbi(emissions: np.ndarray, lengths: np.ndarray, transitions: Transitions
 
 
 def marginals(emissions: np.ndarray, lengths: np.ndarray, transitions: Transitions) -> np.ndarray:
-    """P(tag at position | sentence) under a linear-chain CRF, (batch, seq, tags), by forward-backward.
+    """P(tag at position | sentence) under a linear-chain CRF, (batch, seq, tags), by forward-backward."""
+    passes = forward_backward(emissions, lengths, transitions)
+    joint = passes.forward * passes.backward
+    return joint / joint.sum(axis=2, keepdims=True)
 
-    In probabilities rather than logs, each step rescaled to sum to 1: a product by the
-    transition matrix costs far less than a log-sum-exp, and the scales, one per position,
-    cancel when each position's product of forward and backward is normalised.
+
+@dataclass(frozen=True)
+class Passes:
+    """The forward and backward passes of a linear-chain CRF over a batch, in probabilities.
+
+    Rather than in logs, each step is rescaled to sum to 1: a product by the transition
+    matrix costs far less than a log-sum-exp, and the scales, one per position, cancel once a
+    product of the passes is normalised. The marginals, their pairs (for the CRF's gradient)
+    and log Z all come from these.
     """
+
+    forward: np.ndarray  # (batch, seq, tags), each position's row summing to 1
+    backward: np.ndarray  # (batch, seq, tags), the same
+    emitted: np.ndarray  # (batch, seq, tags): exp of the emissions, each position's best 1
+    moves: np.ndarray  # (tags, tags): exp of the pair potentials, the best 1
+    ending: np.ndarray  # (tags,): exp of the end potentials, the best 1
+    inside: np.ndarray  # (batch, seq) bool: the real positions
+    log_z: np.ndarray  # (batch,): log of the summed potentials of all tag paths
+
+
+def forward_backward(emissions: np.ndarray, lengths: np.ndarray, transitions: Transitions) -> Passes:
+    """The rescaled forward and backward passes of a CRF over (batch, seq, tags) emissions."""
     emissions = emissions.astype(np.float64, copy=False)
     batch, seq, tags = emissions.shape
-    emitted = np.exp(emissions - emissions.max(axis=2, keepdims=True))  # (batch, seq, tags), each row's best 1
+    shift = emissions.max(axis=2, keepdims=True)
+    emitted = np.exp(emissions - shift)
     moves = np.exp(transitions.pairs - transitions.pairs.max())
-    inside = np.arange(seq)[None, :] < lengths[:, None]  # (batch, seq)
+    ending = np.exp(transitions.end - transitions.end.max())
+    inside = np.arange(seq)[None, :] < lengths[:, None]
     forward = np.empty_like(emitted)
     alpha = np.exp(transitions.start - transitions.start.max()) * emitted[:, 0]
-    forward[:, 0] = alpha = alpha / alpha.sum(axis=1, keepdims=True)
+    total = alpha.sum(axis=1)
+    forward[:, 0] = alpha = alpha / total[:, None]
+    log_scales = np.log(total)
     for position in range(1, seq):
         moved = (alpha @ moves) * emitted[:, position]
-        alpha = np.where(inside[:, position, None], moved / moved.sum(axis=1, keepdims=True), alpha)
+        total = moved.sum(axis=1)
+        live = inside[:, position]
+        alpha = np.where(live[:, None], moved / total[:, None], alpha)
+        log_scales += np.where(live, np.log(total), 0.0)
         forward[:, position] = alpha
     backward = np.empty_like(emitted)
-    ending = np.exp(transitions.end - transitions.end.max())
-    beta = np.broadcast_to(ending, (batch, tags))
+    beta = np.broadcast_to(ending / ending.sum(), (batch, tags))
     backward[:, seq - 1] = beta
     for position in range(seq - 2, -1, -1):
         moved = (emitted[:, position + 1] * beta) @ moves.T
-        moved = moved / moved.sum(axis=1, keepdims=True)
         # A sentence's last position starts its backward pass; positions past it are never read.
-        beta = np.where(inside[:, position + 1, None], moved, ending)
+        beta = np.where(inside[:, position + 1, None], moved / moved.sum(axis=1, keepdims=True), ending / ending.sum())
         backward[:, position] = beta
-    joint = forward * backward
-    return joint / joint.sum(axis=2, keepdims=True)
+    log_z = (log_scales + np.log((alpha * ending).sum(axis=1)) + (shift[..., 0] * inside).sum(axis=1)
+             + transitions.start.max() + (lengths - 1) * transitions.pairs.max() + transitions.end.max())
+    return Passes(forward, backward, emitted, moves, ending, inside, log_z)
 
 
 def best_allowed(log_probs: np.ndarray, lengths: np.ndarray, constraints: Constraints) -> np.ndarray:

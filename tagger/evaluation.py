@@ -13,7 +13,7 @@ from tagger.modeldir import load_model
 from tagger.sources import Source
 from tagger.error_analysis import ErrorReport, analyse
 from tagger.metrics import Metrics, entity_metrics
-from tagger.predict import Tagger
+from tagger.predict import Tagger, tag_in_batches
 
 
 def evaluate(tagger: Tagger, sentences: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> Metrics:
@@ -40,9 +40,10 @@ class Evaluation:
 
 
 def evaluate_saved(model_dir: Path, source: str | Source, split: str | None = None, device_name: str = "auto",
-                   with_errors: bool = False) -> Evaluation:
+                   with_errors: bool = False, processes: int = 1) -> Evaluation:
     """Evaluate the model saved in `model_dir` on one split of `source` (test unless named; a
-    source that is one file is its own split), with the breakdown of its errors if asked."""
+    source that is one file is its own split), with the breakdown of its errors if asked,
+    tagging on `processes` worker processes."""
     saved = load_model(model_dir, device_name)
     tagger = Tagger(saved.model, saved.encoder)
     dataset, split = data.load_split(source, split)
@@ -50,7 +51,8 @@ def evaluate_saved(model_dir: Path, source: str | Source, split: str | None = No
                   and saved.training.get("data") == Source.of(source).located().to_dict())
     sentences, gold = dataset["tokens"], data.tag_sequences(dataset)
     started = time.perf_counter()
-    predicted = [tagged.tags for tagged in tagger.tag(sentences, with_probabilities=False)]
+    predicted = [tagged.tags for _, [tagged] in tag_in_batches(tagger, sentences, lambda tokens: [tokens],
+                                                               processes=processes, with_probabilities=False)]
     seconds = time.perf_counter() - started
     errors = analyse(sentences, gold, predicted) if with_errors else None
     known = {tag[2:] for tag in tagger.encoder.tags.items}

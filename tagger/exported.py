@@ -31,9 +31,9 @@ class ExportedNetwork:
 
 
 def load_network(model_dir: Path, config: dict, settings: ModelConfig, dimensions: Dimensions,
-                 device: str) -> ExportedNetwork:
+                 device: str, threads: int) -> ExportedNetwork:
     """The exported network of the model directory `tagger.modeldir` has read `config` of, its
-    model.onnx checked against its checksum."""
+    model.onnx checked against its checksum, running its operations on `threads` threads."""
     if device not in ("auto", "cpu"):
         raise TaggerError(f"--device {device}: {model_dir} is exported to ONNX, which tagger runs on the CPU; use "
                           "--device cpu, or the torch model it was exported from")
@@ -45,6 +45,9 @@ def load_network(model_dir: Path, config: dict, settings: ModelConfig, dimension
     content = read_checked(model_dir / ONNX_FILE, config, "onnx_sha256")
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # its warnings are for the exporter's author, not for a user
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    # Threads that spin between operations take a core from whatever else runs (tagger.workers).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = onnxruntime.InferenceSession(content, options, providers=["CPUExecutionProvider"])
     except Exception as error:  # ONNX Runtime raises its own types for a file it cannot read

@@ -22,6 +22,7 @@ class Format:
     write: Callable[[Line, Doc], Iterator[str]]
     first: Callable[[], str] = str
     last: Callable[[], str] = str
+    scores: bool = False  # whether it shows each entity's score, which the CRF takes a second pass for
 
 
 def format_conll(line: Line, doc: Doc) -> Iterator[str]:
@@ -79,18 +80,22 @@ def format_html(line: Line, doc: Doc) -> Iterator[str]:
     yield html.paragraph(text, [(span.start, span.end, span.type, span.score) for span in doc.entities])
 
 
-FORMATS = {"conll": Format(format_conll), "jsonl": Format(format_jsonl), "inline": Format(format_inline),
-           "html": Format(format_html, lambda: html.page_start("Entities found by tagger"), html.page_end)}
+FORMATS = {"conll": Format(format_conll), "jsonl": Format(format_jsonl, scores=True), "inline": Format(format_inline),
+           "html": Format(format_html, lambda: html.page_start("Entities found by tagger"), html.page_end, scores=True)}
 
 
 def write_tagged(tagger: Tagger, stream: BinaryIO, name: str, input_format: str, output: Format, out: TextIO, *,
-                 min_score: float = 0.0, batch_size: int, advance: Callable[[Line], None] = lambda line: None) -> None:
+                 min_score: float = 0.0, batch_size: int, processes: int = 1,
+                 advance: Callable[[Line], None] = lambda line: None) -> None:
     """Tag `stream` (named `name` in errors) and write it to `out` as it goes: a line is written,
-    and flushed, as soon as no more input is waiting, so a live stream is answered line by line."""
+    and flushed, as soon as no more input is waiting, so a live stream is answered line by line.
+    A large input is tagged on `processes` worker processes."""
     source = Input(stream)
     lines = read_lines(source, name, input_format)
     out.write(output.first())
-    for line, tagged in tag_in_batches(tagger, lines, lambda line: line.sentences, batch_size, source.waiting):
+    for line, tagged in tag_in_batches(tagger, lines, lambda line: [sentence.tokens for sentence in line.sentences],
+                                       batch_size, source.waiting,
+                                       processes, with_probabilities=output.scores or min_score > 0):
         out.writelines(output.write(line, Doc(line.text, line.sentences,
                                               [sentence.without_entities_below(min_score) for sentence in tagged])))
         advance(line)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tagger import format1
-from tagger.config import Dimensions, ModelConfig
+from tagger.config import NETWORK_THREADS, Dimensions, ModelConfig, check_threads
 from tagger.encoding import Encoder
 from tagger.errors import ArtifactError
 
@@ -37,24 +37,25 @@ class SavedModel:
     config: dict  # config.json
 
 
-def load_model(model_dir: Path, device: str = "cpu") -> SavedModel:
-    """The model saved in `model_dir`, on `device` (a --device name: auto, cpu, cuda or cuda:N);
-    every problem is an ArtifactError naming the file.
+def load_model(model_dir: Path, device: str = "cpu", threads: int = NETWORK_THREADS) -> SavedModel:
+    """The model saved in `model_dir`, on `device` (a --device name: auto, cpu, cuda or cuda:N),
+    its network running on `threads` threads; every problem is an ArtifactError naming the file.
 
     A training run may swap in a new model directory while this reads: the files read can
     then mix the two (the checksum tells), or the directory can be missing for an instant.
     Reading again, once the swap is done, gets one model whole.
     """
     model_dir = Path(model_dir)
+    check_threads(threads)
     for attempt in range(1, LOAD_ATTEMPTS):
         identity = _identity(model_dir)
         try:
-            return _load_model(model_dir, device)
+            return _load_model(model_dir, device, threads)
         except ArtifactError:
             if _identity(model_dir) == identity and not _save_in_progress(model_dir):
                 raise
         time.sleep(0.01 * attempt)
-    return _load_model(model_dir, device)
+    return _load_model(model_dir, device, threads)
 
 
 def has_model(model_dir: Path) -> bool:
@@ -111,7 +112,7 @@ def _save_in_progress(model_dir: Path) -> bool:
     return any(model_dir.parent.glob(f".{model_dir.name}.old-*"))
 
 
-def _load_model(model_dir: Path, device: str) -> SavedModel:
+def _load_model(model_dir: Path, device: str, threads: int) -> SavedModel:
     if model_dir.is_file():
         refuse_a_file(model_dir)
     if not model_dir.is_dir():
@@ -148,7 +149,8 @@ def _load_model(model_dir: Path, device: str) -> SavedModel:
         from tagger.exported import load_network
     else:
         from tagger.artifact import load_network
-    return SavedModel(load_network(model_dir, config, settings, dimensions, device), encoder, training, config)
+    network = load_network(model_dir, config, settings, dimensions, device, threads)
+    return SavedModel(network, encoder, training, config)
 
 
 def read_json(path: Path) -> dict:

@@ -11,7 +11,7 @@ from typing import NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
-from tagger.config import PREDICT_BATCH_TOKENS
+from tagger.config import NETWORK_THREADS, PREDICT_BATCH_TOKENS
 from tagger.decoding import Constraints, Transitions, decode
 from tagger.encoding import Batch, Encoder
 from tagger.entities import Entity, entities
@@ -26,16 +26,19 @@ Item = TypeVar("Item")
 
 @dataclass(frozen=True)
 class Tagged:
-    """A sentence's tags and the model's probability for each (none when not asked for)."""
+    """A sentence's tags and the model's probability for each (None when not asked for)."""
 
     tags: list[str]
-    probabilities: list[float]
+    probabilities: list[float] | None
 
     def entities(self) -> list[Entity]:
         return entities(self.tags)
 
     def score(self, entity: Entity) -> float:
-        """The entity's score: the model's probability for it, the product of its tokens' tag probabilities."""
+        """The entity's score: the model's probability for it, the product of its tokens' tag
+        probabilities (nan when they were not asked for)."""
+        if self.probabilities is None:
+            return math.nan
         return math.prod(self.probabilities[entity.start:entity.end])
 
     def without_entities_below(self, min_score: float) -> Tagged:
@@ -104,9 +107,10 @@ class Tagger:
         self.constraints = Constraints.for_tags(encoder.tags.items)
 
     @classmethod
-    def load(cls, model_dir: Path, device: str = "cpu") -> Tagger:
-        """The model saved in `model_dir`, torch's or exported to ONNX."""
-        saved = load_model(model_dir, device)
+    def load(cls, model_dir: Path, device: str = "cpu", threads: int = NETWORK_THREADS) -> Tagger:
+        """The model saved in `model_dir`, torch's or exported to ONNX, its network running on
+        `threads` threads."""
+        saved = load_model(model_dir, device, threads)
         return cls(saved.model, saved.encoder)
 
     def __call__(self, text: str) -> Doc:
@@ -133,7 +137,7 @@ class Tagger:
             return split_sentences(text)
 
         documents = ((text, split(text)) for text in texts)
-        for (text, sentences), tagged in tag_in_batches(self, documents, lambda document: document[1], batch_size):
+        for (text, sentences), tagged in tag_in_batches(self, documents, _tokens_of_document, batch_size):
             yield Doc(text, sentences, tagged)
 
     def tag_tokens(self, sentences: Iterable[Sequence[str]], batch_size: int = PREDICT_BATCH_TOKENS) -> list[Doc]:
@@ -142,20 +146,24 @@ class Tagger:
         _check_batch_size(batch_size)
         documents = ((" ".join(sentence.tokens), [sentence]) for sentence in map(_joined, sentences))
         return [Doc(text, split, tagged) for (text, split), tagged
-                in tag_in_batches(self, documents, lambda document: document[1], batch_size)]
+                in tag_in_batches(self, documents, _tokens_of_document, batch_size)]
 
     def tag(self, sentences: Sequence[Sequence[str]], with_probabilities: bool = True) -> list[Tagged]:
         """Each sentence's tags and, if asked, their probabilities (an empty sentence gets no
         tags). A sentence of any length is read whole."""
         _refuse_strings(sentences)
-        results = [Tagged([], []) for _ in sentences]
+        results = [Tagged([], [] if with_probabilities else None) for _ in sentences]
         for numbers in _batches(sentences):
             batch = self.encoder.encode([sentences[number] for number in numbers])
             logits, transitions = self.model.scores(batch)
             paths, probabilities = decode(logits, batch.lengths, self.constraints, transitions, with_probabilities)
-            for number, path, path_probabilities in zip(numbers, paths, probabilities or [[]] * len(paths)):
+            for number, path, path_probabilities in zip(numbers, paths, probabilities or [None] * len(paths)):
                 results[number] = Tagged(self.encoder.decode(path), path_probabilities)
         return results
+
+
+def _tokens_of_document(document: tuple[str, list[Sentence]]) -> list[list[str]]:
+    return [sentence.tokens for sentence in document[1]]
 
 
 def _joined(tokens: Iterable[str]) -> Sentence:
@@ -202,27 +210,70 @@ def _batches(sentences: Sequence[Sequence[str]]) -> Iterator[list[int]]:
         yield batch
 
 
-def tag_in_batches(tagger: Tagger, items: Iterable[Item], sentences_of: Callable[[Item], Sequence[Sentence]],
-                   batch_size: int = PREDICT_BATCH_TOKENS,
-                   waiting: Callable[[], bool] | None = None) -> Iterator[tuple[Item, list[Tagged]]]:
-    """Each item with its sentences' tags, in order, tagging items about `batch_size` tokens at a
-    time; with `waiting`, also as soon as no more input is waiting, so that a live stream is
-    answered line by line while a large input still goes in large batches."""
+def tag_in_batches(tagger: Tagger, items: Iterable[Item], tokens_of: Callable[[Item], Sequence[Sequence[str]]],
+                   batch_size: int = PREDICT_BATCH_TOKENS, waiting: Callable[[], bool] | None = None,
+                   processes: int = 1, with_probabilities: bool = True) -> Iterator[tuple[Item, list[Tagged]]]:
+    """Each item with the tags of its sentences (`tokens_of` the item), in order, tagging items
+    about `batch_size` tokens at a time; with `waiting`, also as soon as no more input is waiting, so that a live stream is
+    answered line by line while a large input still goes in large batches.
+
+    With `processes` above 1, an input that fills a batch is tagged on that many worker
+    processes (tagger.workers), a batch each at a time, while this one reads on.
+    """
+    from collections import deque
+
+    if processes > 1:
+        from tagger import workers as worker_processes
+
+        processes = processes if worker_processes.available() else 1
     pending: list[Item] = []
     tokens = 0
-    for item in items:
-        pending.append(item)
-        tokens += sum(len(sentence.tokens) for sentence in sentences_of(item))
-        if tokens >= batch_size or (waiting is not None and not waiting()):
-            yield from _tag_pending(tagger, pending, sentences_of)
-            pending, tokens = [], 0
-    yield from _tag_pending(tagger, pending, sentences_of)
+    workers = None
+    in_flight: deque = deque()  # (items, their result), oldest first
+
+    def submit() -> None:
+        sentences = [tokens for item in pending for tokens in tokens_of(item)]
+        result = workers.tag(sentences, with_probabilities) if workers else \
+            _Done(tagger.tag(sentences, with_probabilities))
+        in_flight.append((pending, result))
+
+    try:
+        for item in items:
+            pending.append(item)
+            tokens += sum(map(len, tokens_of(item)))
+            live = waiting is not None and not waiting()
+            if tokens >= batch_size or live:
+                if workers is None and processes > 1 and not live:
+                    workers = worker_processes.Workers(tagger, processes)
+                submit()
+                pending, tokens = [], 0
+                # Answer a live stream now; otherwise keep every worker busy, and memory bounded.
+                while in_flight and (live or len(in_flight) > 2 * processes or in_flight[0][1].ready()):
+                    yield from _with_tags(*in_flight.popleft(), tokens_of)
+        if pending:
+            submit()
+        while in_flight:
+            yield from _with_tags(*in_flight.popleft(), tokens_of)
+    finally:
+        if workers:
+            workers.close()
 
 
-def _tag_pending(tagger: Tagger, items: list[Item],
-                 sentences_of: Callable[[Item], Sequence[Sentence]]) -> Iterator[tuple[Item, list[Tagged]]]:
-    if not items:
-        return
-    tagged = iter(tagger.tag([sentence.tokens for item in items for sentence in sentences_of(item)]))
+class _Done:
+    """A result tagged in this process, answering as a worker's does."""
+
+    def __init__(self, value: list[Tagged]):
+        self.value = value
+
+    def ready(self) -> bool:
+        return True
+
+    def get(self) -> list[Tagged]:
+        return self.value
+
+
+def _with_tags(items: list[Item], result, tokens_of: Callable[[Item], Sequence[Sequence[str]]]
+               ) -> Iterator[tuple[Item, list[Tagged]]]:
+    tagged = iter(result.get())
     for item in items:
-        yield item, [next(tagged) for _ in sentences_of(item)]
+        yield item, [next(tagged) for _ in tokens_of(item)]

@@ -4,6 +4,7 @@ saved, and the test metrics at the end."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -25,6 +26,7 @@ from tagger.metrics import Metrics
 from tagger.model import BiLSTMTagger
 from tagger.predict import Tagger
 from tagger.sources import Source
+from tagger.threads import AdaptiveThreads
 from tagger.records import Epoch, Finished, Record, Started, Stopped
 from tagger.training import TrainingState, fit
 
@@ -57,12 +59,26 @@ def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None, new: t
     if device.type == "cpu" and runtime.precision != "fp32":
         raise TaggerError(f"--precision {runtime.precision}: mixed precision is for CUDA GPUs; "
                           "train on the CPU with --precision fp32")
-    with distributed.process_group(world, device, runtime.timeout):
-        yield from _train(model_dir, runtime, stop or threading.Event(), new, overwrite, world, device)
+    threads = torch.get_num_threads()
+    adapt = None
+    if runtime.threads is not None:
+        torch.set_num_threads(runtime.threads)
+    elif "OMP_NUM_THREADS" in os.environ:  # torch's own way to choose, and it has chosen
+        pass
+    elif world.size == 1 and device.type == "cpu" and AdaptiveThreads.possible():
+        adapt = AdaptiveThreads()
+    else:  # each of several processes on a core of its own; a GPU's work is not on the CPU's threads
+        torch.set_num_threads(1)
+    try:
+        with distributed.process_group(world, device, runtime.timeout):
+            yield from _train(model_dir, runtime, stop or threading.Event(), new, overwrite, world, device, adapt)
+    finally:
+        torch.set_num_threads(threads)  # a Python caller's own setting, as it was
 
 
 def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[TrainConfig, Source] | None,
-           overwrite: bool, world: distributed.World, device: torch.device) -> Iterator[Record]:
+           overwrite: bool, world: distributed.World, device: torch.device,
+           adapt: AdaptiveThreads | None) -> Iterator[Record]:
     started = time.perf_counter()
     checkpoint, failure = None, None
     if world.is_main:
@@ -122,7 +138,7 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
         (dev_split["tokens"], data.tag_sequences(dev_split)) if world.is_main else ([], [])
     try:
         with distributed.on_lost_peers(world, save_where_lost):
-            for record in fit(state, encoder, train_sentences, dev_data, config, runtime, device):
+            for record in fit(state, encoder, train_sentences, dev_data, config, runtime, device, adapt):
                 if isinstance(record, Epoch):
                     if record.is_best and world.is_main:
                         artifact.save_model(model_dir, model, encoder, {

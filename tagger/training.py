@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -110,7 +110,7 @@ _NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
 
 def fit(state: TrainingState, encoder: Encoder, train_sentences: TrainingSentences,
         dev_data: tuple[Sequence, Sequence] | None, config: TrainConfig, runtime: Runtime,
-        device: torch.device) -> Iterator[Step | Epoch]:
+        device: torch.device, adapt_threads: Callable[[], None] | None = None) -> Iterator[Step | Epoch]:
     """Train from `state` until `config.epochs`, or `config.patience` epochs without a better
     dev F1; with no `dev_data`, every epoch counts as the best. `state` is up to date whenever a
     record is yielded.
@@ -153,6 +153,8 @@ def fit(state: TrainingState, encoder: Encoder, train_sentences: TrainingSentenc
             tokens_now, loss_value = tokens_now + batch_tokens, loss.item()
             position.step, position.loss_sum, position.tokens = (step, position.loss_sum + loss_value * tokens,
                                                                  position.tokens + tokens)
+            if adapt_threads is not None:
+                adapt_threads()
             yield Step(position.epoch, step, len(batches), loss_value, batch_tokens)
         seconds = time.perf_counter() - started
         # Sent before the schedule moves on: a process lost here leaves the epoch's state whole.

@@ -143,3 +143,29 @@ def test_entities_read_like_conlleval():
         ("PER", 0, 2), ("LOC", 3, 4), ("LOC", 4, 5), ("PER", 5, 6)]
     assert [(e.type, e.start, e.end) for e in entities(["S-PER", "B-LOC", "I-LOC", "E-LOC", "O"])] == [
         ("PER", 0, 1), ("LOC", 1, 4)]
+
+
+def test_the_crf_gradient_is_autograd_s_of_the_forward_algorithm():
+    """log Z's gradient is written out (marginals and their pairs): it must equal what autograd
+    gives for the forward algorithm in logs, on padded batches."""
+
+    def forward_algorithm(emissions, lengths, start, pairs, end):
+        potential = start + emissions[:, 0]
+        for position in range(1, emissions.shape[1]):
+            moved = torch.logsumexp(potential[:, :, None] + pairs[None], dim=1) + emissions[:, position]
+            potential = torch.where((position < lengths)[:, None], moved, potential)
+        return torch.logsumexp(potential + end, dim=1)
+
+    torch.manual_seed(5)
+    emissions = (torch.randn(6, 9, 5) * 3).requires_grad_()
+    lengths = torch.tensor([9, 1, 4, 9, 2, 7])
+    crf = random_crf(5)
+    weights = torch.randn(6)
+    parameters = [emissions, crf.start, crf.pairs, crf.end]
+    expected = torch.autograd.grad((forward_algorithm(emissions, lengths, crf.start, crf.pairs, crf.end) * weights).sum(),
+                                   parameters)
+    found = torch.autograd.grad((log_partition(emissions, lengths, crf.start, crf.pairs, crf.end) * weights).sum(),
+                                parameters)
+    for name, want, got in zip(("emissions", "start", "pairs", "end"), expected, found):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4, msg=name)
+    assert (found[0][1, 1:] == 0).all()  # padding gets no gradient

@@ -185,6 +185,26 @@ def test_batch_size_changes_memory_not_output(small_model):
     assert result.exit_code == 2
 
 
+def test_a_large_input_is_tagged_on_worker_processes_as_in_one(small_model, monkeypatch):
+    from tagger import workers
+
+    if not workers.available():
+        pytest.skip("worker processes are forked, on Linux only")
+    started = []
+
+    class Recorded(workers.Workers):
+        def __init__(self, tagger, processes):
+            super().__init__(tagger, processes)
+            started.append(processes)
+
+    monkeypatch.setattr(workers, "Workers", Recorded)
+    text = TEXT * 40
+    alone = predict(small_model, text, "--format", "jsonl", "--batch-size", "30", "--threads", "1")
+    assert started == []
+    shared = predict(small_model, text, "--format", "jsonl", "--batch-size", "30", "--threads", "2")
+    assert started == [2] and shared == alone
+
+
 @pytest.mark.parametrize("args, stdin, stdout, message", [
     (["--input", "{tmp}"], None, None, "a directory; give a text file"),
     ([], "closed", None, "stdin is closed"),
@@ -264,6 +284,8 @@ def test_the_html_page_shows_the_entities_jsonl_gives_with_their_scores(small_mo
                                                     "--format", "jsonl").splitlines()]
     entities = [e for record in records for e in record["entities"]]
     assert len(entities) > 3
-    assert [(mark.text, mark.attributes["title"]) for mark in page.marks] == \
-        [(e["text"], f"{e['type']} {e['score']:.2f}") for e in entities]
+    shown = [(mark.text, *mark.attributes["title"].split()) for mark in page.marks]
+    assert [(text, kind) for text, kind, _ in shown] == [(e["text"], e["type"]) for e in entities]
+    # The page rounds the score to 2 decimals, jsonl to 4: the two agree to the page's rounding.
+    assert all(abs(float(score) - e["score"]) <= 0.005 + 1e-4 for (_, _, score), e in zip(shown, entities))
     assert page.texts[-1] == "<b>Ivo Lund</b> & Lina Okoro."

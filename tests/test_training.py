@@ -68,25 +68,21 @@ def test_patience_stops_a_run_that_no_longer_improves(corpus, tmp_path):
 
 
 def test_a_run_stopped_on_request_keeps_its_place_and_resumes_to_the_same_model(corpus, tmp_path):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same float sums in both runs
-    try:
-        reference = tmp_path / "reference"
-        list(train(CONFIG, corpus, reference, CPU))
-        model_dir, stop = tmp_path / "model", threading.Event()
-        run = train(CONFIG, corpus, model_dir, CPU, stop=stop)
-        for record in run:
-            if isinstance(record, Step) and (record.epoch, record.step) == (2, 3):
-                stop.set()
-                break
-        assert next(run) == Stopped(epoch=2, step=3, resumable=True, best_model_saved=True)
-        assert next(run, None) is None
-        position = artifact.load_checkpoint(model_dir)["position"]
-        assert (position["epoch"], position["step"]) == (2, 3)
-        records = list(resume(model_dir, CPU))
-        assert records[0].resumed_at == (2, 3) and isinstance(records[-1], Finished)
-    finally:
-        torch.set_num_threads(threads)
+    one_thread = Runtime(device="cpu", threads=1)  # the same float sums in both runs
+    reference = tmp_path / "reference"
+    list(train(CONFIG, corpus, reference, one_thread))
+    model_dir, stop = tmp_path / "model", threading.Event()
+    run = train(CONFIG, corpus, model_dir, one_thread, stop=stop)
+    for record in run:
+        if isinstance(record, Step) and (record.epoch, record.step) == (2, 3):
+            stop.set()
+            break
+    assert next(run) == Stopped(epoch=2, step=3, resumable=True, best_model_saved=True)
+    assert next(run, None) is None
+    position = artifact.load_checkpoint(model_dir)["position"]
+    assert (position["epoch"], position["step"]) == (2, 3)
+    records = list(resume(model_dir, one_thread))
+    assert records[0].resumed_at == (2, 3) and isinstance(records[-1], Finished)
     expected, final = weights(reference), weights(model_dir)
     assert all(torch.equal(final[name], tensor) for name, tensor in expected.items())
 

@@ -1,0 +1,64 @@
+"""Tagging on several processes at once, each on one thread: how a large input uses the cores.
+
+Why processes and not threads: torch's and ONNX Runtime's threads split every operation
+of the network among them and wait, spinning, for the slowest at its end. When another
+program takes a core, each of those many small waits becomes a wait for a thread the
+system is not running, and the whole run slows many times over. A process of its own per
+core, each tagging whole batches on one thread, never waits for another: a busy core only
+gives it fewer turns. The workers are forked from the process that loaded the model, so
+they start in milliseconds and share its weights' memory.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from multiprocessing.pool import AsyncResult
+
+from tagger.predict import Tagged, Tagger
+
+_tagger: Tagger | None = None  # the workers' own, inherited from the process that forked them
+
+
+def available() -> bool:
+    """Whether workers can be forked here (Linux); elsewhere tagging stays in one process."""
+    return "fork" in multiprocessing.get_all_start_methods() and os.name == "posix" and os.uname().sysname == "Linux"
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class Workers:
+    """`processes` forked copies of this process, each tagging the batches it is given with
+    `tagger` on one thread, results coming back in the order asked."""
+
+    def __init__(self, tagger: Tagger, processes: int):
+        global _tagger
+        _tagger = tagger
+        self.processes = processes
+        self.pool = multiprocessing.get_context("fork").Pool(processes, initializer=_one_thread)
+
+    def tag(self, sentences: Sequence[Sequence[str]], with_probabilities: bool) -> AsyncResult:
+        """Tag `sentences` on a free worker; `.get()` gives Tagger.tag's list."""
+        return self.pool.apply_async(_tag, (sentences, with_probabilities))
+
+    def close(self) -> None:
+        self.pool.terminate()
+        self.pool.join()
+
+
+def _one_thread() -> None:
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _tag(sentences: Sequence[Sequence[str]], with_probabilities: bool) -> list[Tagged]:
+    return _tagger.tag(sentences, with_probabilities)
