@@ -20,17 +20,19 @@ from pathlib import Path
 
 import torch
 
-from tagger import files, format1
+from tagger import compact, files, format1
 from tagger.config import Dimensions, ModelConfig, package_version
 from tagger.encoding import Encoder
 from tagger.errors import ArtifactError
 from tagger.model import BiLSTMTagger
-from tagger.modeldir import (CHECKPOINT_FILE, CONFIG_FILE, FORMAT_VERSION, ONNX_FILE, READABLE_FORMATS, TRAINING_FILE,
-                             VOCAB_FILE, WEIGHTS_FILE, has_checkpoint, has_model, read_checked, refuse_a_file)
+from tagger.modeldir import (CHECKPOINT_FILE, CONFIG_FILE, FORMAT_2_VOCAB_FILE, FORMAT_VERSION, ONNX_FILE,
+                             READABLE_FORMATS, TRAINING_FILE, VOCAB_FILE, WEIGHTS_FILE, has_checkpoint, has_model,
+                             read_checked, refuse_a_file)
 
 # What tagger writes into a model directory, the temporary files of its atomic writes included.
-MODEL_FILES = frozenset({CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, TRAINING_FILE, CHECKPOINT_FILE, ONNX_FILE,
-                         f".{CHECKPOINT_FILE}.tmp", f".{TRAINING_FILE}.tmp"})
+MODEL_FILES = frozenset({CONFIG_FILE, VOCAB_FILE, FORMAT_2_VOCAB_FILE, WEIGHTS_FILE, TRAINING_FILE, CHECKPOINT_FILE,
+                         ONNX_FILE, f".{CHECKPOINT_FILE}.tmp", f".{TRAINING_FILE}.tmp"})
+WORD_SCALES = "word_embedding.scales"  # weights.pt's scales of the trained word vectors, one a row
 
 
 def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, training: dict) -> None:
@@ -40,12 +42,11 @@ def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, training:
     staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.tmp-", dir=model_dir.parent))
     try:
         staging.chmod(0o777 & ~files.umask())  # mkdtemp makes it private; a model directory should not be
-        weights = files.write_tensors(staging / WEIGHTS_FILE, {name: tensor.detach().cpu()
-                                                          for name, tensor in model.state_dict().items()})
+        weights = files.write_tensors(staging / WEIGHTS_FILE, stored_weights(model))
         files.write_json(staging / CONFIG_FILE, {"format_version": FORMAT_VERSION, "tagger_version": package_version(),
                                             "model": asdict(model.config), "dimensions": asdict(model.dimensions),
                                             "weights_sha256": hashlib.sha256(weights).hexdigest()})
-        files.write_json(staging / VOCAB_FILE, encoder.to_dict())
+        files.write_json_gz(staging / VOCAB_FILE, encoder.to_dict())
         files.write_json(staging / TRAINING_FILE, training)
         checkpoint = model_dir / CHECKPOINT_FILE
         if checkpoint.is_file():
@@ -175,6 +176,35 @@ def update_training(model_dir: Path, **entries) -> None:
         raise ArtifactError(f"{path}: could not update it ({error.strerror or error}); it is unchanged") from None
 
 
+def stored_weights(model: BiLSTMTagger) -> dict[str, torch.Tensor]:
+    """The weights as weights.pt keeps them: the trained word vectors in 8 bits with a scale per
+    row (tagger.compact), the frozen ones as the model holds them, the rest in half precision.
+    A checkpoint keeps them all as they are, so that a resumed run trains on exactly."""
+    stored = {}
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu()
+        if name == "word_embedding.weight":
+            codes, scales = compact.pack_bytes(tensor.numpy())
+            stored[name], stored[WORD_SCALES] = torch.from_numpy(codes), torch.from_numpy(scales)
+        else:
+            stored[name] = tensor.half() if tensor.dtype == torch.float32 else tensor
+    return stored
+
+
+def read_weights(model_dir: Path, config: dict) -> dict[str, torch.Tensor]:
+    """weights.pt as saved, checked against its checksum and read without running code."""
+    weights = model_dir / WEIGHTS_FILE
+    content = read_checked(weights, config, "weights_sha256")
+    try:
+        state = torch.load(io.BytesIO(content), map_location="cpu", weights_only=True)
+    except Exception as error:  # unpickling errors come in many types
+        reason = str(error).strip().splitlines()[0]
+        raise ArtifactError(f"{weights}: cannot load the weights ({reason}); retrain the model") from None
+    if not isinstance(state, dict):
+        raise ArtifactError(f"{weights}: not a model's weights; retrain the model")
+    return state
+
+
 def load_network(model_dir: Path, config: dict, settings: ModelConfig, dimensions: Dimensions,
                  device: str, threads: int) -> BiLSTMTagger:
     """The network of the model directory `tagger.modeldir` has read `config` of, its weights
@@ -184,18 +214,20 @@ def load_network(model_dir: Path, config: dict, settings: ModelConfig, dimension
 
     torch_device = resolve_device(device)
     torch.set_num_threads(threads)
-    weights = model_dir / WEIGHTS_FILE
     try:
         model = BiLSTMTagger(settings, dimensions)
     except (TypeError, ValueError, RuntimeError) as error:
         raise ArtifactError(f"{model_dir / CONFIG_FILE}: the model settings are missing or wrong ({error}); "
                             "retrain the model") from None
-    content = read_checked(weights, config, "weights_sha256")
+    state = read_weights(model_dir, config)
     try:
-        model.load_state_dict(torch.load(io.BytesIO(content), map_location="cpu", weights_only=True))
-    except Exception as error:  # unpickling and shape errors come in many types
+        if WORD_SCALES in state:  # half-precision tensors load into float32 ones as they are
+            codes = state["word_embedding.weight"].float()
+            state["word_embedding.weight"] = codes * state.pop(WORD_SCALES)[:, None]
+        model.load_state_dict(state)
+    except Exception as error:  # shape and key errors come in several types
         reason = str(error).strip().splitlines()[0]
-        raise ArtifactError(f"{weights}: cannot load the weights ({reason}); retrain the model") from None
+        raise ArtifactError(f"{model_dir / WEIGHTS_FILE}: cannot load the weights ({reason}); retrain the model") from None
     return model.to(torch_device).eval()
 
 

@@ -52,6 +52,7 @@ class Dimensions:
     tag_count: int
     word_dim: int = 50
     frozen_words: int = 0  # the last word ids: pretrained words unseen in training, kept as they are
+    frozen_bits: int = 16  # how they are kept: 4 (tagger.compact), or 16 (half precision) as before format 3
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class TrainConfig:
 
     model: ModelConfig = ModelConfig()
     embeddings: str = "glove"  # glove (GloVe 6B 50d), none, or a GloVe / word2vec text file
-    pretrained_words: int = 400_000  # most frequent pretrained words kept for text unseen in training
+    pretrained_words: int = 250_000  # most frequent pretrained words kept for text unseen in training
     epochs: int = 30
     patience: int = 5  # epochs without a better dev F1 before stopping
     batch_size: int = 16  # sentences, across all processes

@@ -66,7 +66,8 @@ def decode(logits: np.ndarray, lengths: np.ndarray, constraints: Constraints, tr
            with_probabilities: bool = True) -> tuple[list[list[int]], list[list[float]] | None]:
     """The best allowed tag ids of each sentence from the network's `logits` (batch, seq, tags),
     and, if asked, each chosen tag's probability: its softmax probability, or with the CRF's
-    `transitions` its marginal given the whole sentence."""
+    `transitions` its marginal given the whole sentence (the path is the best the scheme
+    allows, the marginal the CRF's own)."""
     lengths = np.asarray(lengths)
     if transitions is None:
         log_probs = logits - _logsumexp(logits, axis=-1)[..., None]
@@ -74,9 +75,9 @@ def decode(logits: np.ndarray, lengths: np.ndarray, constraints: Constraints, tr
         chosen = np.exp(np.take_along_axis(log_probs, tag_ids[..., None], axis=2)[..., 0]) \
             if with_probabilities else None
     else:
-        potentials = constraints.penalties() + transitions
-        tag_ids = viterbi(logits, lengths, potentials)
-        chosen = np.take_along_axis(marginals(logits, lengths, potentials), tag_ids[..., None], axis=2)[..., 0] \
+        tag_ids = viterbi(logits, lengths, constraints.penalties() + transitions)
+        # The CRF's own marginal, over every path its transitions score, as tagger has always given it.
+        chosen = np.take_along_axis(marginals(logits, lengths, transitions), tag_ids[..., None], axis=2)[..., 0] \
             if with_probabilities else None
     paths = [row[:length] for row, length in zip(tag_ids.tolist(), lengths.tolist())]
     if chosen is None:

@@ -20,9 +20,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from tagger import files
+from tagger.artifact import WORD_SCALES, read_weights
+from tagger.compact import NIBBLE_OFFSET
+from tagger.config import Dimensions, ModelConfig
 from tagger.encoding import PAD_ID, Encoder
 from tagger.errors import ArtifactError, TaggerError
 from tagger.model import BiLSTMTagger
@@ -48,7 +50,8 @@ def export(model_dir: Path, target: Path) -> None:
     if saved.config.get("network") == EXPORTED:
         raise TaggerError(f"{model_dir}: already exported to ONNX; export the torch model it came from")
     model: BiLSTMTagger = saved.model
-    content = network_graph(model).SerializeToString()
+    stored = {name: tensor.numpy() for name, tensor in read_weights(Path(model_dir), saved.config).items()}
+    content = network_graph(stored, model.config, model.dimensions).SerializeToString()
     learnt = None if model.crf is None else model.crf.transitions()
     transitions = learnt and {"start": learnt.start.tolist(), "pairs": learnt.pairs.tolist(),
                               "end": learnt.end.tolist()}
@@ -57,7 +60,7 @@ def export(model_dir: Path, target: Path) -> None:
     try:
         staging.chmod(0o777 & ~files.umask())  # mkdtemp makes it private; a model directory should not be
         files.write_bytes(staging / ONNX_FILE, content)
-        files.write_json(staging / VOCAB_FILE, saved.encoder.to_dict())
+        files.write_json_gz(staging / VOCAB_FILE, saved.encoder.to_dict())
         if saved.training:
             files.write_json(staging / TRAINING_FILE, saved.training)
         files.write_json(staging / CONFIG_FILE, {
@@ -88,12 +91,12 @@ def check_target(target: Path) -> None:
                           "choose another --to") from None
 
 
-def network_graph(model: BiLSTMTagger):
-    """The network of `model` as an ONNX graph: (word_ids, token_forms, char_ids, lengths) -> logits."""
+def network_graph(stored: dict[str, np.ndarray], config: ModelConfig, dimensions: Dimensions):
+    """The network as an ONNX graph, (word_ids, token_forms, char_ids, lengths) -> logits, from its
+    weights as weights.pt stores them: read back with the same arithmetic as the torch model's."""
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, initialisers = [], []
-    config, dimensions = model.config, model.dimensions
 
     def constant(name: str, value) -> str:
         initialisers.append(numpy_helper.from_array(np.asarray(value), name))
@@ -103,27 +106,59 @@ def network_graph(model: BiLSTMTagger):
         nodes.append(helper.make_node(operator, inputs, [output], name=output, **attributes))
         return output
 
-    def weights(tensor: torch.Tensor) -> np.ndarray:
-        return tensor.detach().cpu().numpy()
+    def floats(name: str, values: np.ndarray) -> str:
+        """`values` as float32, kept in the file as stored (half precision is cast when loaded)."""
+        if values.dtype == np.float16:
+            return node("Cast", [constant(f"{name}_stored", values)], name, to=TensorProto.FLOAT)
+        return constant(name, values.astype(np.float32))
 
-    trained = model.trained_words
+    def scaled(values: str, scales: str, name: str) -> str:
+        return node("Mul", [node("Cast", [values], f"{name}_values", to=TensorProto.FLOAT),
+                            node("Unsqueeze", [scales, constant(f"{name}_axis", np.array([-1]))], f"{name}_scales")],
+                    name)
+
+    trained = dimensions.word_count - dimensions.frozen_words
     # Words: a row of the trained table, or of the frozen one for pretrained words unseen in training.
-    words = node("Gather", [constant("word_embedding", weights(model.word_embedding.weight)),
-                            node("Min", ["word_ids", constant("last_trained", np.int64(trained - 1))], "trained_ids")],
-                 "trained_vectors")
+    trained_ids = node("Min", ["word_ids", constant("last_trained", np.int64(trained - 1))], "trained_ids")
+    if WORD_SCALES in stored:
+        words = scaled(node("Gather", [constant("word_codes", stored["word_embedding.weight"]), trained_ids],
+                            "trained_codes"),
+                       node("Gather", [constant("word_scales", stored[WORD_SCALES]), trained_ids], "trained_scales"),
+                       "trained_vectors")
+    else:
+        words = node("Gather", [floats("word_embedding", stored["word_embedding.weight"]), trained_ids],
+                     "trained_vectors")
     if dimensions.frozen_words:
         frozen_ids = node("Max", [node("Sub", ["word_ids", constant("trained_count", np.int64(trained))], "shifted"),
                                   constant("zero", np.int64(0))], "frozen_ids")
-        frozen = node("Cast", [node("Gather", [constant("frozen_vectors", weights(model.frozen_vectors)), frozen_ids],
-                                    "frozen_rows")], "frozen_vectors_float", to=TensorProto.FLOAT)
+        if dimensions.frozen_bits == 4:
+            codes = node("Cast", [node("Gather", [constant("frozen_codes", stored["frozen_codes"]), frozen_ids],
+                                       "frozen_bytes")], "frozen_ints", to=TensorProto.INT32)
+            high = node("Div", [codes, constant("sixteen", np.int32(16))], "frozen_high")
+            low = node("Sub", [codes, node("Mul", [high, "sixteen"], "frozen_high_bits")], "frozen_low")
+            pairs = node("Concat", [node("Unsqueeze", [low, constant("pair_axis", np.array([-1]))], "frozen_even"),
+                                    node("Unsqueeze", [high, "pair_axis"], "frozen_odd")], "frozen_pairs", axis=-1)
+            values = node("Reshape", [pairs, constant("frozen_shape", np.array([0, 0, -1]))], "frozen_packed_values")
+            values = node("Slice", [values, constant("frozen_from", np.array([0])),
+                                    constant("frozen_to", np.array([dimensions.word_dim])),
+                                    constant("frozen_axes", np.array([-1]))], "frozen_values")
+            offset = node("Sub", [node("Cast", [values], "frozen_floats", to=TensorProto.FLOAT),
+                                  constant("nibble_offset", np.float32(NIBBLE_OFFSET))], "frozen_levels")
+            rows_scales = node("Cast", [node("Gather", [constant("frozen_scales", stored["frozen_scales"]), frozen_ids],
+                                             "frozen_half_scales")], "frozen_row_scales", to=TensorProto.FLOAT)
+            frozen = node("Mul", [offset, node("Unsqueeze", [rows_scales, "pair_axis"], "frozen_scales_last")],
+                          "frozen_vectors_float")
+        else:
+            frozen = node("Cast", [node("Gather", [constant("frozen_vectors", stored["frozen_vectors"]), frozen_ids],
+                                        "frozen_rows")], "frozen_vectors_float", to=TensorProto.FLOAT)
         is_trained = node("Unsqueeze", [node("Less", ["word_ids", "trained_count"], "is_trained_word"),
                                         constant("last_axis", np.array([-1]))], "is_trained")
         words = node("Where", [is_trained, words, frozen], "word_vectors")
     # Characters: the CNN over each form's characters, max over the real ones (padding never wins).
-    embedded = node("Transpose", [node("Gather", [constant("char_embedding", weights(model.char_embedding.weight)),
+    embedded = node("Transpose", [node("Gather", [floats("char_embedding", stored["char_embedding.weight"]),
                                                   "char_ids"], "char_vectors")], "char_channels", perm=[0, 2, 1])
-    convolved = node("Conv", [embedded, constant("char_cnn_weight", weights(model.char_cnn.weight)),
-                              constant("char_cnn_bias", weights(model.char_cnn.bias))], "char_convolved",
+    convolved = node("Conv", [embedded, floats("char_cnn_weight", stored["char_cnn.weight"]),
+                              floats("char_cnn_bias", stored["char_cnn.bias"])], "char_convolved",
                      pads=[config.char_kernel // 2] * 2)
     padding = node("Unsqueeze", [node("Equal", ["char_ids", constant("pad_id", np.int64(PAD_ID))], "char_is_pad"),
                                  constant("channel_axis", np.array([1]))], "char_padding")
@@ -135,7 +170,7 @@ def network_graph(model: BiLSTMTagger):
     lengths = node("Cast", ["lengths"], "sequence_lengths", to=TensorProto.INT32)
     hidden = config.hidden_size
     for layer in range(config.lstm_layers):
-        directions = [weights(getattr(model.lstm, f"{name}_l{layer}{suffix}"))
+        directions = [stored[f"lstm.{name}_l{layer}{suffix}"]
                       for suffix in ("", "_reverse") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
         def gates(array: np.ndarray) -> np.ndarray:
@@ -145,16 +180,16 @@ def network_graph(model: BiLSTMTagger):
         r = np.stack([gates(directions[1]), gates(directions[5])])
         b = np.stack([np.concatenate([gates(directions[2]), gates(directions[3])]),
                       np.concatenate([gates(directions[6]), gates(directions[7])])])
-        output = node("LSTM", [states, constant(f"lstm_w_{layer}", w), constant(f"lstm_r_{layer}", r),
-                               constant(f"lstm_b_{layer}", b), lengths], f"lstm_{layer}", direction="bidirectional",
+        output = node("LSTM", [states, floats(f"lstm_w_{layer}", w), floats(f"lstm_r_{layer}", r),
+                               floats(f"lstm_b_{layer}", b), lengths], f"lstm_{layer}", direction="bidirectional",
                       hidden_size=hidden)  # (seq, directions, batch, hidden)
         if layer + 1 < config.lstm_layers:
             states = node("Reshape", [node("Transpose", [output], f"lstm_{layer}_by_time", perm=[0, 2, 1, 3]),
                                       constant(f"lstm_{layer}_shape", np.array([0, 0, -1]))], f"lstm_{layer}_states")
     states = node("Reshape", [node("Transpose", [output], "batch_major", perm=[2, 0, 1, 3]),
                               constant("states_shape", np.array([0, 0, -1]))], "states")  # (batch, seq, 2*hidden)
-    node("Add", [node("MatMul", [states, constant("classifier_weight", weights(model.classifier.weight).T)],
-                      "classified"), constant("classifier_bias", weights(model.classifier.bias))], "logits")
+    node("Add", [node("MatMul", [states, floats("classifier_weight", stored["classifier.weight"].T)], "classified"),
+                 floats("classifier_bias", stored["classifier.bias"])], "logits")
 
     def dynamic(name: str, element: int, axes: list[str]):
         return helper.make_tensor_value_info(name, element, axes)

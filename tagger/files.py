@@ -4,6 +4,7 @@ model directory's atomic saves are built from, and whole files replaced atomical
 from __future__ import annotations
 
 import errno
+import gzip
 import io
 import json
 import os
@@ -45,6 +46,13 @@ def write_bytes(path: Path, content: bytes) -> None:
         file.write(content)
         file.flush()
         os.fsync(file.fileno())
+
+
+def write_json_gz(path: Path, data: dict) -> None:
+    """Write `data` as compact UTF-8 JSON, gzip-compressed (with no time stamp: the same data
+    gives the same bytes), durably."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    write_bytes(path, gzip.compress(text, compresslevel=9, mtime=0))
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tagger.compact import NIBBLE_OFFSET
 from tagger.config import Dimensions, ModelConfig
 from tagger.crf import Crf
 from tagger.decoding import Transitions
@@ -71,10 +72,16 @@ class BiLSTMTagger(nn.Module):
         self.config, self.dimensions = config, dimensions
         self.trained_words = dimensions.word_count - dimensions.frozen_words
         self.word_embedding = nn.Embedding(self.trained_words, dimensions.word_dim, padding_idx=PAD_ID)
-        # Words seen only in the pretrained vectors get no gradient: a buffer, in half
-        # precision, keeps the model small and the optimiser's work to the words it trains.
-        self.register_buffer("frozen_vectors", torch.zeros(dimensions.frozen_words, dimensions.word_dim,
-                                                           dtype=torch.float16))
+        # Words seen only in the pretrained vectors get no gradient: a buffer, in 4 bits a value
+        # (tagger.compact; half precision in models from before), keeps the model small and the
+        # optimiser's work to the words it trains.
+        if dimensions.frozen_bits == 4:
+            self.register_buffer("frozen_codes", torch.zeros(dimensions.frozen_words, (dimensions.word_dim + 1) // 2,
+                                                             dtype=torch.uint8))
+            self.register_buffer("frozen_scales", torch.ones(dimensions.frozen_words, dtype=torch.float16))
+        else:
+            self.register_buffer("frozen_vectors", torch.zeros(dimensions.frozen_words, dimensions.word_dim,
+                                                               dtype=torch.float16))
         self.char_embedding = nn.Embedding(dimensions.char_count, config.char_dim, padding_idx=PAD_ID)
         self.char_cnn = nn.Conv1d(config.char_dim, config.char_filters, config.char_kernel,
                                   padding=config.char_kernel // 2)
@@ -98,8 +105,14 @@ class BiLSTMTagger(nn.Module):
         trained = self.word_embedding(word_ids.clamp(max=self.trained_words - 1))
         if self.dimensions.frozen_words == 0:
             return trained
-        frozen = self.frozen_vectors[(word_ids - self.trained_words).clamp(min=0)].to(trained.dtype)
-        return torch.where((word_ids < self.trained_words)[..., None], trained, frozen)
+        rows = (word_ids - self.trained_words).clamp(min=0)
+        if self.dimensions.frozen_bits == 4:
+            codes = self.frozen_codes[rows]  # (batch, seq, bytes)
+            values = torch.stack([codes & 15, codes >> 4], dim=-1).flatten(-2)[..., :self.dimensions.word_dim]
+            frozen = (values.float() - NIBBLE_OFFSET) * self.frozen_scales[rows].float()[..., None]
+        else:
+            frozen = self.frozen_vectors[rows].float()
+        return torch.where((word_ids < self.trained_words)[..., None], trained, frozen.to(trained.dtype))
 
     def forward(self, batch: Tensors) -> torch.Tensor:
         """Logits per tag, (batch, seq, tags); rows past a sentence's length are meaningless."""

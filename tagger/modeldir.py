@@ -8,10 +8,12 @@ load (`tagger.format1` reads them as format 2).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import shlex
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +22,10 @@ from tagger.config import NETWORK_THREADS, Dimensions, ModelConfig, check_thread
 from tagger.encoding import Encoder
 from tagger.errors import ArtifactError
 
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
-CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ONNX_FILE = "config.json", "vocab.json", "weights.pt", "model.onnx"
+FORMAT_VERSION = 3  # 3: compact weights (tagger.compact) and vocab.json.gz
+READABLE_FORMATS = (1, 2, 3)
+CONFIG_FILE, WEIGHTS_FILE, ONNX_FILE = "config.json", "weights.pt", "model.onnx"
+VOCAB_FILE, FORMAT_2_VOCAB_FILE = "vocab.json.gz", "vocab.json"
 TRAINING_FILE = "training.json"
 CHECKPOINT_FILE = "checkpoint.pt"  # an unfinished run's state; gone when the run ends
 EXPORTED = "onnx"  # config.json's "network" in a directory `tagger export` wrote
@@ -118,7 +121,7 @@ def _load_model(model_dir: Path, device: str, threads: int) -> SavedModel:
     if not model_dir.is_dir():
         raise ArtifactError(f"{model_dir}: no model there; train one with `tagger train --model "
                             f"{shlex.quote(str(model_dir))}` or point --model at a model directory")
-    config_path, vocab_path = model_dir / CONFIG_FILE, model_dir / VOCAB_FILE
+    config_path = model_dir / CONFIG_FILE
     if not config_path.exists() and has_checkpoint(model_dir):
         raise ArtifactError(f"{model_dir}: holds an unfinished run that has not saved a model yet; continue it "
                             f"with: tagger train --model {shlex.quote(str(model_dir))} --resume")
@@ -138,6 +141,7 @@ def _load_model(model_dir: Path, device: str, threads: int) -> SavedModel:
     except (KeyError, TypeError, ValueError) as error:
         raise ArtifactError(f"{config_path}: the model settings are missing or wrong ({error}); "
                             "retrain the model") from None
+    vocab_path = model_dir / (VOCAB_FILE if version >= 3 else FORMAT_2_VOCAB_FILE)
     encoder = _read_vocabulary(vocab_path)
     for name, found, expected in (("words", len(encoder.words), dimensions.word_count),
                                   ("characters", len(encoder.chars), dimensions.char_count),
@@ -163,10 +167,11 @@ def read_json(path: Path) -> dict:
 
 def _read_json_value(path: Path) -> object:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        content = path.read_bytes()
+        return json.loads(gzip.decompress(content) if path.suffix == ".gz" else content)
     except FileNotFoundError:
         raise ArtifactError(f"{path}: missing; the model directory is incomplete, retrain it") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise ArtifactError(f"{path}: not valid JSON ({error}); retrain the model") from None
 
 

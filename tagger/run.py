@@ -16,7 +16,7 @@ from pathlib import Path
 import datasets
 import torch
 
-from tagger import artifact, data, distributed, embeddings, modeldir
+from tagger import artifact, compact, data, distributed, embeddings, modeldir
 from tagger.config import Dimensions, Runtime, TrainConfig
 from tagger.encoding import Encoder, TrainingText, Vocabulary
 from tagger.entities import is_bioes
@@ -99,7 +99,10 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
     try:
         corpus, train_sentences, dev_split, held_out = _load_data(config, source, world)
         torch.manual_seed(config.seed)
-        model, encoder, coverage = build_model(config, train_sentences.tokens(), train_sentences.tag_names)
+        # A run that an earlier version started keeps its frozen vectors in half precision.
+        frozen_bits = 16 if checkpoint is not None and "frozen_vectors" in checkpoint["model"] else 4
+        model, encoder, coverage = build_model(config, train_sentences.tokens(), train_sentences.tag_names,
+                                               frozen_bits)
     except TaggerError as error:
         failure = error
     distributed.raise_if_any_failed(world, failure)
@@ -222,9 +225,10 @@ def _checkpoint_to_resume(model_dir: Path) -> dict:
     return checkpoint
 
 
-def build_model(config: TrainConfig, sentences: Iterable[Sequence[str]],
-                tag_names: Sequence[str]) -> tuple[BiLSTMTagger, Encoder, float | None]:
-    """A fresh model and its encoder, with pretrained vectors where `config.embeddings` has them.
+def build_model(config: TrainConfig, sentences: Iterable[Sequence[str]], tag_names: Sequence[str],
+                frozen_bits: int = 4) -> tuple[BiLSTMTagger, Encoder, float | None]:
+    """A fresh model and its encoder, with pretrained vectors where `config.embeddings` has them,
+    those of words the training data lacks kept in `frozen_bits` bits a value (tagger.compact).
 
     Also returns the share of training tokens the pretrained vectors cover (None without them).
     """
@@ -235,13 +239,18 @@ def build_model(config: TrainConfig, sentences: Iterable[Sequence[str]],
     trained_words = len(Vocabulary(text.word_counts))  # the encoder lists training words first
     dimensions = Dimensions(len(encoder.words), len(encoder.chars), len(encoder.tags),
                             word_dim=pretrained.dim if pretrained else 100,
-                            frozen_words=len(encoder.words) - trained_words)
+                            frozen_words=len(encoder.words) - trained_words, frozen_bits=frozen_bits)
     model = BiLSTMTagger(config.model, dimensions)
     if pretrained is None:
         return model, encoder, None
-    matrix = torch.from_numpy(embeddings.embedding_matrix(encoder.words, pretrained, config.seed))
-    model.word_embedding.weight.data.copy_(matrix[:trained_words])
-    model.frozen_vectors.copy_(matrix[trained_words:])
+    matrix = embeddings.embedding_matrix(encoder.words, pretrained, config.seed)
+    model.word_embedding.weight.data.copy_(torch.from_numpy(matrix[:trained_words]))
+    if frozen_bits == 4:
+        codes, scales = compact.pack_nibbles(matrix[trained_words:])
+        model.frozen_codes.copy_(torch.from_numpy(codes))
+        model.frozen_scales.copy_(torch.from_numpy(scales))
+    else:
+        model.frozen_vectors.copy_(torch.from_numpy(matrix[trained_words:]))
     known = set(pretrained.words)
     covered = sum(count for word, count in text.word_counts.items() if word in known)
     return model, encoder, covered / max(1, text.word_counts.total())

@@ -3,6 +3,7 @@ written by earlier versions."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
@@ -20,7 +21,8 @@ from tagger.encoding import Encoder
 from tagger.errors import ArtifactError
 from tagger.model import BiLSTMTagger
 
-FORMAT_1 = Path(__file__).parent / "fixtures" / "format-1"
+FIXTURES = Path(__file__).parent / "fixtures"
+FORMAT_1 = FIXTURES / "format-1"
 
 
 def small_model(seed: int):
@@ -37,10 +39,20 @@ def test_round_trip_keeps_weights_vocabulary_and_training_summary(tmp_path):
     assert saved.encoder.to_dict() == encoder.to_dict() and saved.training == {"data": "somewhere"}
     assert saved.model.config == model.config and saved.model.dimensions == model.dimensions
     for name, tensor in model.state_dict().items():
-        assert torch.equal(saved.model.state_dict()[name], tensor)
+        found = saved.model.state_dict()[name]
+        if name == "word_embedding.weight":  # 8 bits a value, to half a step of its row's scale
+            steps = tensor.abs().amax(dim=1, keepdim=True) / 127
+            assert ((found - tensor).abs() <= steps / 2 + 1e-7).all()
+        elif tensor.is_floating_point():  # half precision, as saved
+            assert torch.equal(found, tensor.half().to(tensor.dtype))
+        else:
+            assert torch.equal(found, tensor)
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert set(config) == {"format_version", "tagger_version", "model", "dimensions", "weights_sha256"}
-    assert config["format_version"] == 2  # the tags are in vocab.json alone
+    assert config["format_version"] == 3 and not (tmp_path / "m" / "vocab.json").exists()
+    weights = (tmp_path / "m" / "weights.pt").read_bytes()
+    save_model(tmp_path / "again", saved.model, saved.encoder, saved.training)
+    assert (tmp_path / "again" / "weights.pt").read_bytes() == weights  # what was saved is saved again as it was
 
 
 def test_failed_save_leaves_the_previous_model_and_no_debris(tmp_path, monkeypatch):
@@ -57,7 +69,7 @@ def test_failed_save_leaves_the_previous_model_and_no_debris(tmp_path, monkeypat
     with pytest.raises(ArtifactError, match="could not save the checkpoint .No space left"):
         artifact.save_checkpoint(tmp_path / "m", {"position": {}})
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "training.json", "vocab.json",
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "training.json", "vocab.json.gz",
                                                                   "weights.pt"]
     assert load_model(tmp_path / "m").training["version"] == "old"
 
@@ -70,7 +82,7 @@ def test_a_new_run_never_replaces_a_model_unasked(tmp_path):
     artifact.prepare_model_dir(tmp_path / "m", overwrite=True)  # allowed, and the model is still there
     assert load_model(tmp_path / "m")
     assert [path.name for path in tmp_path.iterdir()] == ["m"]  # checking it could write there left nothing
-    assert sorted(path.name for path in (tmp_path / "m").iterdir()) == ["config.json", "training.json", "vocab.json",
+    assert sorted(path.name for path in (tmp_path / "m").iterdir()) == ["config.json", "training.json", "vocab.json.gz",
                                                                       "weights.pt"]
     artifact.save_checkpoint(tmp_path / "m", {"position": {}})
     with pytest.raises(ArtifactError, match="holds an unfinished run; continue it with --resume"):
@@ -211,8 +223,8 @@ def test_pickled_code_in_weights_is_refused_and_not_run(tmp_path):
     (lambda config: config["model"].update(hidden_size="big"), "config.json: the model settings are missing"),
     (lambda config: config["model"].update(layers=3), "config.json: the model settings are missing or wrong"),
     (lambda config: config["model"].update(decoder="hmm"), "config.json: the model settings are missing or wrong"),
-    (lambda config: config.update(format_version=99), "model format 99, this tagger reads formats 1 to 2; upgrade"),
-    (lambda config: config.pop("format_version"), "model format None, this tagger reads formats 1 to 2; retrain"),
+    (lambda config: config.update(format_version=99), "model format 99, this tagger reads formats 1 to 3; upgrade"),
+    (lambda config: config.pop("format_version"), "model format None, this tagger reads formats 1 to 3; retrain"),
 ])
 def test_damaged_config_is_refused(tmp_path, change, message):
     model, encoder = small_model(0)
@@ -242,8 +254,8 @@ def test_vocabulary_of_another_model_is_refused(tmp_path):
     model, encoder = small_model(0)
     save_model(tmp_path / "m", model, encoder, {})
     other = Encoder.build([["Ada", "met", "Ivo", "and", "Lina"]], ["O", "B-PER"], pretrained_words=["paris"])
-    (tmp_path / "m" / "vocab.json").write_text(json.dumps(other.to_dict()))
-    with pytest.raises(ArtifactError, match="vocab.json: 8 words, but the network in config.json has 7; the "
+    (tmp_path / "m" / "vocab.json.gz").write_bytes(gzip.compress(json.dumps(other.to_dict()).encode()))
+    with pytest.raises(ArtifactError, match="vocab.json.gz: 8 words, but the network in config.json has 7; the "
                                             "files come from different models"):
         load_model(tmp_path / "m")
 
@@ -259,10 +271,10 @@ def test_vocabulary_of_another_model_is_refused(tmp_path):
 def test_a_damaged_vocabulary_is_named_as_such(tmp_path, vocabulary, problem):
     model, encoder = small_model(0)
     save_model(tmp_path / "m", model, encoder, {})
-    path = tmp_path / "m" / "vocab.json"
+    path = tmp_path / "m" / "vocab.json.gz"
     if callable(vocabulary):
-        vocabulary = vocabulary(json.loads(path.read_text()))
-    path.write_text(json.dumps(vocabulary))
+        vocabulary = vocabulary(json.loads(gzip.decompress(path.read_bytes())))
+    path.write_bytes(gzip.compress(json.dumps(vocabulary).encode()))
     with pytest.raises(ArtifactError) as raised:
         load_model(tmp_path / "m")
     assert str(raised.value) == (f"{path}: not a vocabulary tagger wrote ({problem}): damaged or replaced; restore "
@@ -288,8 +300,11 @@ def test_readers_see_the_old_or_the_new_model_never_a_mix(tmp_path):
     import time
 
     models = {version: small_model(seed) for version, seed in (("a", 0), ("b", 1))}
-    digests = {version: hashlib.sha256(b"".join(t.numpy().tobytes() for t in model.state_dict().values())).hexdigest()
-               for version, (model, _) in models.items()}
+    digests = {}
+    for version, model in models.items():  # each model's weights as a reader gets them back
+        save_model(tmp_path / version, *model, {})
+        state = load_model(tmp_path / version).model.state_dict()
+        digests[version] = hashlib.sha256(b"".join(tensor.numpy().tobytes() for tensor in state.values())).hexdigest()
     save_model(tmp_path / "m", *models["a"], {"version": "a"})
     readers = [subprocess.Popen([sys.executable, "-c", LOADER, str(tmp_path / "m"), "6"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -321,7 +336,33 @@ def test_a_format_1_model_loads_and_tags_as_the_version_that_wrote_it():
         assert found.probabilities == pytest.approx(wanted, abs=1e-6)
 
 
-def test_a_format_1_run_resumes_and_finishes_as_format_2(tmp_path, monkeypatch):
+def test_a_format_2_model_loads_and_tags_as_the_version_that_wrote_it():
+    """A CRF whose frozen vectors are in half precision, its weights in float32, and vocab.json."""
+    from tagger.predict import Tagger
+
+    expected = json.loads((FIXTURES / "format-2" / "expected.json").read_text())
+    saved = load_model(FIXTURES / "format-2" / "model")
+    assert saved.model.config.decoder == "crf" and saved.model.dimensions.frozen_words == 3
+    tagged = Tagger(saved.model, saved.encoder).tag(expected["sentences"])
+    assert [t.tags for t in tagged] == expected["tags"]
+    for found, wanted in zip(tagged, expected["probabilities"]):
+        assert found.probabilities == pytest.approx(wanted, abs=1e-5)
+
+
+@pytest.mark.parametrize("fixture", ["format-1", "format-2"])
+def test_an_earlier_model_exports_to_onnx_and_tags_as_before(fixture, tmp_path):
+    from tagger.export import export
+    from tagger.predict import Tagger
+
+    expected = json.loads((FIXTURES / fixture / "expected.json").read_text())
+    export(FIXTURES / fixture / "model", tmp_path / "onnx")
+    tagged = Tagger.load(tmp_path / "onnx").tag(expected["sentences"])
+    assert [t.tags for t in tagged] == expected["tags"]
+    for found, wanted in zip(tagged, expected["probabilities"]):
+        assert found.probabilities == pytest.approx(wanted, abs=1e-4)
+
+
+def test_a_format_1_run_resumes_and_finishes_as_the_current_format(tmp_path, monkeypatch):
     from tagger.config import Runtime
     from tagger.records import Finished
     from tagger.run import resume
@@ -334,5 +375,6 @@ def test_a_format_1_run_resumes_and_finishes_as_format_2(tmp_path, monkeypatch):
     assert records[0].resumed_at == (2, 0) and isinstance(records[-1], Finished)
     assert not modeldir.has_checkpoint(Path("run"))
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["format_version"] == 2 and config["model"]["hidden_size"] == 16
+    assert config["format_version"] == 3 and config["model"]["hidden_size"] == 16
+    assert config["dimensions"]["frozen_bits"] == 16  # its vectors kept as the run began with them
     assert load_model(Path("run")).training["options"]["epochs"] == 6

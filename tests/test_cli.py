@@ -45,7 +45,7 @@ def test_train_reports_each_epoch_and_the_test_metrics_it_saves(trained):
     epochs = re.findall(r"^epoch (\d+): loss ([\d.]+), dev P/R/F1 ([\d.]+)/([\d.]+)/([\d.]+)( \*)?", output, re.M)
     assert [int(epoch[0]) for epoch in epochs] == [1, 2, 3]
     assert epochs[0][5] == " *"  # the first epoch is always the best so far
-    assert {p.name for p in model.iterdir()} == {"config.json", "training.json", "vocab.json", "weights.pt"}
+    assert {p.name for p in model.iterdir()} == {"config.json", "training.json", "vocab.json.gz", "weights.pt"}
     training = json.loads((model / "training.json").read_text())
     best = [epoch for epoch in epochs if epoch[5]][-1]
     assert training["best_epoch"] == int(best[0]) and f"{100 * training['dev']['f1']:.2f}" == best[4]
