@@ -43,10 +43,11 @@ def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, training:
     try:
         staging.chmod(0o777 & ~files.umask())  # mkdtemp makes it private; a model directory should not be
         weights = files.write_tensors(staging / WEIGHTS_FILE, stored_weights(model))
+        vocabulary = files.write_json_gz(staging / VOCAB_FILE, encoder.to_dict())
         files.write_json(staging / CONFIG_FILE, {"format_version": FORMAT_VERSION, "tagger_version": package_version(),
                                             "model": asdict(model.config), "dimensions": asdict(model.dimensions),
-                                            "weights_sha256": hashlib.sha256(weights).hexdigest()})
-        files.write_json_gz(staging / VOCAB_FILE, encoder.to_dict())
+                                            "weights_sha256": hashlib.sha256(weights).hexdigest(),
+                                            "vocab_sha256": hashlib.sha256(vocabulary).hexdigest()})
         files.write_json(staging / TRAINING_FILE, training)
         checkpoint = model_dir / CHECKPOINT_FILE
         if checkpoint.is_file():

@@ -3,6 +3,7 @@ go into a training batch together. numpy only: a model exported to ONNX runs wit
 
 from __future__ import annotations
 
+import bisect
 import random
 import re
 from array import array
@@ -27,25 +28,45 @@ def normalise_word(token: str) -> str:
 
 
 class Vocabulary:
-    """Strings and their ids; with `unknown`, strings not in it map to UNK_ID."""
+    """Strings and their ids; with `unknown`, strings not in it map to UNK_ID.
 
-    def __init__(self, items: Iterable[str], unknown: bool = True):
+    The items from `sorted_from` on are in sorted order and found by bisection rather than a
+    dict: a model's pretrained words that training lacks, a quarter of a million strings whose
+    dict would cost more than all the rest of predict's start-up.
+    """
+
+    def __init__(self, items: Iterable[str], unknown: bool = True, sorted_from: int | None = None):
         reserved = [PAD, UNK] if unknown else []
         self.items = reserved + [item for item in dict.fromkeys(items) if item not in reserved]
         self.unknown = unknown
-        self.ids = dict(zip(self.items, range(len(self.items))))
+        self.sorted_from = len(self.items) if sorted_from is None else sorted_from
+        # dict(zip) rather than a comprehension: it is the bulk of loading a model at predict's start-up
+        self.ids = dict(zip(self.items[:self.sorted_from], range(self.sorted_from)))
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __contains__(self, item: str) -> bool:
-        return item in self.ids
+        return self._find(item) is not None
 
     def id(self, item: str) -> int:
-        return self.ids.get(item, UNK_ID) if self.unknown else self.ids[item]
+        found = self._find(item)
+        if found is None:
+            if self.unknown:
+                return UNK_ID
+            raise KeyError(item)
+        return found
+
+    def _find(self, item: str) -> int | None:
+        found = self.ids.get(item)
+        if found is None and self.sorted_from < len(self.items):
+            index = bisect.bisect_left(self.items, item, self.sorted_from)
+            if index < len(self.items) and self.items[index] == item:
+                return index
+        return found
 
     def to_dict(self) -> dict:
-        return {"items": self.items, "unknown": self.unknown}
+        return {"items": self.items, "unknown": self.unknown, "sorted_from": self.sorted_from}
 
     @classmethod
     def from_dict(cls, data: dict) -> Vocabulary:
@@ -54,10 +75,12 @@ class Vocabulary:
             raise ValueError("lacks its list of items or its unknown flag")
         if not set(map(type, data["items"])) <= {str}:  # a set of types: cheap on 400,000 words
             raise ValueError("has items that are not strings")
+        sorted_from = data.get("sorted_from", len(data["items"]))  # vocabularies before format 3 have none
+        if not isinstance(sorted_from, int) or not 0 <= sorted_from <= len(data["items"]):
+            raise ValueError("has a sorted_from that is not a position in its items")
         vocabulary = cls([], unknown=False)
-        vocabulary.items, vocabulary.unknown = list(data["items"]), bool(data["unknown"])
-        # dict(zip) rather than a comprehension: it is the bulk of loading a model at predict's start-up
-        vocabulary.ids = dict(zip(vocabulary.items, range(len(vocabulary.items))))
+        vocabulary.items, vocabulary.unknown, vocabulary.sorted_from = data["items"], data["unknown"], sorted_from
+        vocabulary.ids = dict(zip(vocabulary.items[:sorted_from], range(sorted_from)))
         return vocabulary
 
 
@@ -110,7 +133,10 @@ class Encoder:
 
     @classmethod
     def from_counts(cls, text: TrainingText, tag_names: Sequence[str], pretrained_words: Iterable[str] = ()) -> Encoder:
-        return cls(Vocabulary([*text.word_counts, *pretrained_words]), Vocabulary(text.chars),
+        """Training words (trained), then pretrained words training lacks (frozen), in sorted order."""
+        trained = Vocabulary(text.word_counts)
+        frozen = sorted(set(pretrained_words).difference(trained.items))
+        return cls(Vocabulary([*text.word_counts, *frozen], sorted_from=len(trained)), Vocabulary(text.chars),
                    Vocabulary(tag_names, unknown=False))
 
     def encode(self, sentences: Sequence[Sequence[str]],
@@ -123,8 +149,8 @@ class Encoder:
         seq_len = max(lengths)
         forms: dict[str, int] = {}  # each distinct token once: the char model runs once per form
         sentence_forms = [[forms.setdefault(token, len(forms)) for token in sentence] for sentence in sentences]
-        word_id, char_id = self.words.ids.get, self.chars.ids.get
-        form_words = [word_id(normalise_word(form), UNK_ID) for form in forms]
+        word_id, char_id = self.words.id, self.chars.ids.get
+        form_words = [word_id(normalise_word(form)) for form in forms]
         word_ids, token_forms = array("q"), array("q")
         for row in sentence_forms:
             padding = [PAD_ID] * (seq_len - len(row))

@@ -60,13 +60,14 @@ def export(model_dir: Path, target: Path) -> None:
     try:
         staging.chmod(0o777 & ~files.umask())  # mkdtemp makes it private; a model directory should not be
         files.write_bytes(staging / ONNX_FILE, content)
-        files.write_json_gz(staging / VOCAB_FILE, saved.encoder.to_dict())
+        vocabulary = files.write_json_gz(staging / VOCAB_FILE, saved.encoder.to_dict())
         if saved.training:
             files.write_json(staging / TRAINING_FILE, saved.training)
         files.write_json(staging / CONFIG_FILE, {
             "format_version": FORMAT_VERSION, "tagger_version": package_version(), "network": EXPORTED,
             "model": asdict(model.config), "dimensions": asdict(model.dimensions), "transitions": transitions,
-            "onnx_sha256": hashlib.sha256(content).hexdigest(), "exported_from": str(Path(model_dir).absolute())})
+            "onnx_sha256": hashlib.sha256(content).hexdigest(), "vocab_sha256": hashlib.sha256(vocabulary).hexdigest(),
+            "exported_from": str(Path(model_dir).absolute())})
         _check_logits(model, saved.encoder, staging)
         os.rename(staging, target)
     except OSError as error:

@@ -48,11 +48,13 @@ def write_bytes(path: Path, content: bytes) -> None:
         os.fsync(file.fileno())
 
 
-def write_json_gz(path: Path, data: dict) -> None:
+def write_json_gz(path: Path, data: dict) -> bytes:
     """Write `data` as compact UTF-8 JSON, gzip-compressed (with no time stamp: the same data
-    gives the same bytes), durably."""
+    gives the same bytes), durably; returns the bytes written."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    write_bytes(path, gzip.compress(text, compresslevel=9, mtime=0))
+    content = gzip.compress(text, compresslevel=9, mtime=0)
+    write_bytes(path, content)
+    return content
 
 
 def write_json(path: Path, data: dict) -> None:

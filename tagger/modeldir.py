@@ -142,7 +142,7 @@ def _load_model(model_dir: Path, device: str, threads: int) -> SavedModel:
         raise ArtifactError(f"{config_path}: the model settings are missing or wrong ({error}); "
                             "retrain the model") from None
     vocab_path = model_dir / (VOCAB_FILE if version >= 3 else FORMAT_2_VOCAB_FILE)
-    encoder = _read_vocabulary(vocab_path)
+    encoder = _read_vocabulary(vocab_path, config)
     for name, found, expected in (("words", len(encoder.words), dimensions.word_count),
                                   ("characters", len(encoder.chars), dimensions.char_count),
                                   ("tags", len(encoder.tags), dimensions.tag_count)):
@@ -165,9 +165,11 @@ def read_json(path: Path) -> dict:
     return data
 
 
-def _read_json_value(path: Path) -> object:
+def _read_json_value(path: Path, config: dict | None = None) -> object:
+    """The JSON in `path` (gzip-compressed if its name ends in .gz), its checksum checked when
+    `config` records one."""
     try:
-        content = path.read_bytes()
+        content = read_checked(path, config, "vocab_sha256") if config else path.read_bytes()
         return json.loads(gzip.decompress(content) if path.suffix == ".gz" else content)
     except FileNotFoundError:
         raise ArtifactError(f"{path}: missing; the model directory is incomplete, retrain it") from None
@@ -175,11 +177,11 @@ def _read_json_value(path: Path) -> object:
         raise ArtifactError(f"{path}: not valid JSON ({error}); retrain the model") from None
 
 
-def _read_vocabulary(path: Path) -> Encoder:
+def _read_vocabulary(path: Path, config: dict) -> Encoder:
     """The vocabularies in vocab.json; any other shape is a file damaged or replaced since, named
     as such rather than by the error it would cause."""
     try:
-        return Encoder.from_dict(_read_json_value(path))
+        return Encoder.from_dict(_read_json_value(path, config))
     except ValueError as problem:
         raise ArtifactError(f"{path}: not a vocabulary tagger wrote ({problem}): damaged or replaced; restore it "
                             "from a copy of the model or retrain the model") from None

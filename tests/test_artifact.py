@@ -48,7 +48,7 @@ def test_round_trip_keeps_weights_vocabulary_and_training_summary(tmp_path):
         else:
             assert torch.equal(found, tensor)
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert set(config) == {"format_version", "tagger_version", "model", "dimensions", "weights_sha256"}
+    assert set(config) == {"format_version", "tagger_version", "model", "dimensions", "weights_sha256", "vocab_sha256"}
     assert config["format_version"] == 3 and not (tmp_path / "m" / "vocab.json").exists()
     weights = (tmp_path / "m" / "weights.pt").read_bytes()
     save_model(tmp_path / "again", saved.model, saved.encoder, saved.training)
@@ -250,11 +250,30 @@ def test_damaged_weights_are_refused(tmp_path, damage):
         load_model(tmp_path / "m")
 
 
+def rewrite_vocabulary(model_dir: Path, vocabulary) -> None:
+    """Replace the vocabulary, and its checksum with it: what the checks after the checksum see."""
+    content = gzip.compress(json.dumps(vocabulary).encode())
+    (model_dir / "vocab.json.gz").write_bytes(content)
+    config = json.loads((model_dir / "config.json").read_text())
+    (model_dir / "config.json").write_text(json.dumps({**config, "vocab_sha256": hashlib.sha256(content).hexdigest()}))
+
+
+def test_a_changed_vocabulary_is_refused_by_its_checksum(tmp_path):
+    model, encoder = small_model(0)
+    save_model(tmp_path / "m", model, encoder, {})
+    path = tmp_path / "m" / "vocab.json.gz"
+    data = json.loads(gzip.decompress(path.read_bytes()))
+    data["words"]["items"][2], data["words"]["items"][3] = data["words"]["items"][3], data["words"]["items"][2]
+    path.write_bytes(gzip.compress(json.dumps(data).encode()))
+    with pytest.raises(ArtifactError, match="vocab.json.gz: damaged .truncated or altered"):
+        load_model(tmp_path / "m")
+
+
 def test_vocabulary_of_another_model_is_refused(tmp_path):
     model, encoder = small_model(0)
     save_model(tmp_path / "m", model, encoder, {})
     other = Encoder.build([["Ada", "met", "Ivo", "and", "Lina"]], ["O", "B-PER"], pretrained_words=["paris"])
-    (tmp_path / "m" / "vocab.json.gz").write_bytes(gzip.compress(json.dumps(other.to_dict()).encode()))
+    rewrite_vocabulary(tmp_path / "m", other.to_dict())
     with pytest.raises(ArtifactError, match="vocab.json.gz: 8 words, but the network in config.json has 7; the "
                                             "files come from different models"):
         load_model(tmp_path / "m")
@@ -267,14 +286,16 @@ def test_vocabulary_of_another_model_is_refused(tmp_path):
     (["words", "chars", "tags"], "not a JSON object"),
     (lambda saved: {**saved, "words": {**saved["words"], "items": list(range(len(saved["words"]["items"])))}},
      "'words' has items that are not strings"),
-], ids=["words as a mapping", "words as a list", "no words", "a list", "numbers for words"])
+    (lambda saved: {**saved, "words": {**saved["words"], "sorted_from": 99}},
+     "'words' has a sorted_from that is not a position in its items"),
+], ids=["words as a mapping", "words as a list", "no words", "a list", "numbers for words", "sorted past the end"])
 def test_a_damaged_vocabulary_is_named_as_such(tmp_path, vocabulary, problem):
     model, encoder = small_model(0)
     save_model(tmp_path / "m", model, encoder, {})
     path = tmp_path / "m" / "vocab.json.gz"
     if callable(vocabulary):
         vocabulary = vocabulary(json.loads(gzip.decompress(path.read_bytes())))
-    path.write_bytes(gzip.compress(json.dumps(vocabulary).encode()))
+    rewrite_vocabulary(tmp_path / "m", vocabulary)
     with pytest.raises(ArtifactError) as raised:
         load_model(tmp_path / "m")
     assert str(raised.value) == (f"{path}: not a vocabulary tagger wrote ({problem}): damaged or replaced; restore "

@@ -91,3 +91,14 @@ def test_both_decoders_learn_a_batch_and_ignore_its_padding(decoder):
 def test_unknown_decoder_is_refused():
     with pytest.raises(ValueError, match="crf"):
         ModelConfig(decoder="hmm")
+
+
+def test_pretrained_words_training_lacks_are_found_in_sorted_order_without_a_dict():
+    encoder = Encoder.build(SENTENCES, TAGS, pretrained_words=["zeta", "paris", "ada", "alpha", "zeta"])
+    words = encoder.words
+    trained = len(Vocabulary([normalise_word(token) for sentence in SENTENCES for token in sentence]))
+    assert words.items[trained:] == ["alpha", "paris", "zeta"] and words.sorted_from == trained
+    assert [words.id(word) for word in ("alpha", "paris", "zeta")] == [trained, trained + 1, trained + 2]
+    assert words.id("ada") < trained and words.id("omega") == UNK_ID and "zeta" in words and "omega" not in words
+    restored = Vocabulary.from_dict(words.to_dict())
+    assert [restored.id(word) for word in words.items] == list(range(len(words)))
