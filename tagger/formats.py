@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
-from tagger import html
 from tagger.predict import Doc, Tagger, tag_in_batches
 from tagger.text import DOCSTART, Input, Line, read_lines
 
@@ -77,11 +76,19 @@ def format_inline(line: Line, doc: Doc) -> Iterator[str]:
 def format_html(line: Line, doc: Doc) -> Iterator[str]:
     """The line as a paragraph of a page, each entity highlighted, its score on hover."""
     text = doc.text.rstrip("\r\n")  # a paragraph is a line already
-    yield html.paragraph(text, [(span.start, span.end, span.type, span.score) for span in doc.entities])
+    yield _html().paragraph(text, [(span.start, span.end, span.type, span.score) for span in doc.entities])
 
 
 FORMATS = {"conll": Format(format_conll), "jsonl": Format(format_jsonl, scores=True), "inline": Format(format_inline),
-           "html": Format(format_html, lambda: html.page_start("Entities found by tagger"), html.page_end, scores=True)}
+           "html": Format(format_html, lambda: _html().page_start("Entities found by tagger"), lambda: _html().page_end(),
+                          scores=True)}
+
+
+def _html():
+    """tagger.html, imported only for the format that writes it."""
+    from tagger import html
+
+    return html
 
 
 def write_tagged(tagger: Tagger, stream: BinaryIO, name: str, input_format: str, output: Format, out: TextIO, *,

@@ -19,7 +19,7 @@ from tagger.modeldir import load_model
 from tagger.text import Sentence, joined_sentence, split_sentences
 
 BATCH_SENTENCES = 256  # sentences the model reads at once
-BATCH_PADDED_TOKENS = 1 << 16  # and at most this many tokens, padding included: long sentences go fewer at a time
+BATCH_PADDED_TOKENS = 1 << 14  # and at most this many tokens, padding included: long sentences go fewer at a time
 
 Item = TypeVar("Item")
 

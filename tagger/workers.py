@@ -11,19 +11,21 @@ they start in milliseconds and share its weights' memory.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Sequence
-from multiprocessing.pool import AsyncResult
+from typing import TYPE_CHECKING
 
-from tagger.predict import Tagged, Tagger
+if TYPE_CHECKING:  # multiprocessing is imported once workers start: predict on a sentence never needs it
+    from multiprocessing.pool import AsyncResult
+
+    from tagger.predict import Tagged, Tagger
 
 _tagger: Tagger | None = None  # the workers' own, inherited from the process that forked them
 
 
 def available() -> bool:
     """Whether workers can be forked here (Linux); elsewhere tagging stays in one process."""
-    return "fork" in multiprocessing.get_all_start_methods() and os.name == "posix" and os.uname().sysname == "Linux"
+    return hasattr(os, "fork") and os.uname().sysname == "Linux"
 
 
 def cores() -> int:
@@ -39,6 +41,8 @@ class Workers:
     `tagger` on one thread, results coming back in the order asked."""
 
     def __init__(self, tagger: Tagger, processes: int):
+        import multiprocessing
+
         global _tagger
         _tagger = tagger
         self.processes = processes

@@ -27,17 +27,43 @@ def test_speed_benchmark_measures_every_figure_on_a_tiny_corpus(tmp_path):
     corpus, model, _ = train_small(tmp_path, "softmax")
     figures = tmp_path / "speed.json"
     output = run_script("speed.py", "--model", str(model), "--data", str(corpus), "--no-spacy", "--runs", "1",
-                        "--repeat", "1", "--train-epochs", "1", "--json", str(figures))
+                        "--repeat", "1", "--train-epochs", "1", "--busy", "--json", str(figures))
     report = json.loads(figures.read_text())
     rows = {row["name"]: row for row in report["rows"]}
-    assert set(rows) == {"predict end to end", "predict peak RSS", "start-up, one sentence",
-                         "model only (pre-tokenised)", "training epoch", "training", "training peak RSS",
-                         "model directory"}
+    assert set(rows) == {f"{name}{path}" for path in ("", ", ONNX") for name in
+                         ("predict end to end", "predict peak memory", "start-up, one sentence",
+                          "model only (pre-tokenised)", "model directory")} | \
+        {"training epoch", "training", "training peak memory"}
     # On a text this small, throughput past start-up is within start-up's noise: not checked.
     assert all(row["tagger"] > 0 for row in report["rows"] if row["name"] != "predict end to end")
     assert rows["model only (pre-tokenised)"]["other"] > 0 and rows["training epoch"]["other"] > 0
     assert report["tokens"]["text"] == report["tokens"]["test"] > 0
-    assert "start-up < 2 s" in report["targets"] and "start-up < 2 s" in output
+    assert "start-up, ONNX <= 0.5 s" in report["targets"] and "start-up, ONNX <= 0.5 s" in output
+    assert rows["training"]["busy"] > 0 and rows["predict end to end, ONNX"]["busy_ratio"] is not None
+
+
+def test_threads_benchmark_measures_each_way_quiet_and_busy(tmp_path):
+    corpus, model, _ = train_small(tmp_path, "crf")
+    figures = tmp_path / "threads.json"
+    run_script("threads.py", "--model", str(model), "--data", str(corpus), "--steps", "2", "--repeat", "1", "--runs",
+               "1", "--json", str(figures))
+    rows = json.loads(figures.read_text())
+    assert [(row["command"], row["threads"]) for row in rows] == [("train", "1"), ("train", "2"), ("train", "default"),
+                                                                  ("predict", "1"), ("predict", "default")]
+    assert all(row["quiet"] > 0 and row["busy"] > 0 for row in rows)
+
+
+def test_predict_stages_benchmark_times_every_stage(small_model, tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", train=10, dev=0)
+    output = run_script("predict_stages.py", "--model", str(small_model), "--text", str(corpus / "train.txt"),
+                        "--repeat", "1", "--runs", "1")
+    assert all(stage in output for stage in ("tokenising", "encoding", "network", "decoding", "writing"))
+
+
+def test_export_check_compares_every_sentence(tmp_path):
+    corpus, model, _ = train_small(tmp_path, "crf")
+    output = run_script("export_check.py", "--model", str(model), "--data", str(corpus))
+    assert output.startswith("20 sentences, ") and "tags differ in 0 sentences tokenised and 0 as raw text" in output
 
 
 def test_distributed_benchmark_measures_one_and_two_processes(tmp_path):

@@ -8,7 +8,7 @@ Measures, each after a warm-up, as the median of `--runs` runs:
   process, tagger with its defaults (worker processes on every core for a large input);
   tokens/s counts the text's CoNLL tokens over the time past start-up (the run's wall time
   less the median start-up on one sentence); peak memory is the largest sum, sampled every
-  20 ms, of the proportional set sizes (PSS) of the process and every process it started;
+  200 ms, of the proportional set sizes (PSS) of the process and every process it started;
 - the same for the model exported to ONNX (`tagger export`), when onnx and onnxruntime are
   installed;
 - model only: the Python API on the pre-tokenised test sentences, entity probabilities
@@ -137,20 +137,23 @@ def median_of(runs: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(runs))
 
 
-def run_process(argv: Sequence[str], stdin_path: Path | None = None,
-                env: dict | None = None) -> tuple[float, float, bytes]:
-    """Run a child to the end: its wall seconds, its peak memory in MB (the largest sum of the
-    PSS of it and its descendants, sampled; wait4's peak RSS where /proc has no PSS), its stdout."""
+def run_process(argv: Sequence[str], stdin_path: Path | None = None, env: dict | None = None,
+                sample_memory: bool = False) -> tuple[float, float, bytes]:
+    """Run a child to the end: its wall seconds, its peak memory in MB, its stdout. The memory is
+    wait4's peak RSS of the child (of its largest process, if it started others); with
+    `sample_memory`, the largest sum of the PSS of it and its descendants, sampled."""
     with open(stdin_path or os.devnull, "rb") as stdin, tempfile.TemporaryFile() as stdout:
         started = time.perf_counter()
         child = subprocess.Popen(argv, stdin=stdin, stdout=stdout, env=env)
         peak = [0.0]
         sampler = threading.Thread(target=_sample_memory, args=(child.pid, peak), daemon=True)
-        sampler.start()
+        if sample_memory:
+            sampler.start()
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait
-        sampler.join()
+        if sample_memory:
+            sampler.join()
         stdout.seek(0)
         output = stdout.read()
     if child.returncode != 0:
@@ -160,7 +163,9 @@ def run_process(argv: Sequence[str], stdin_path: Path | None = None,
 
 
 def _sample_memory(pid: int, peak: list[float]) -> None:
-    """Until `pid` ends, every 20 ms: the summed PSS, in MB, of it and its descendants, into peak[0]."""
+    """Until `pid` ends, every 200 ms: the summed PSS, in MB, of it and its descendants, into peak[0].
+    Not more often: the kernel walks a process's pages to sum its PSS, some milliseconds for a
+    gigabyte, and a sampler that took a core's share would slow what it measures."""
     while True:
         total, found = 0, False
         for process in _process_tree(pid):
@@ -173,7 +178,7 @@ def _sample_memory(pid: int, peak: list[float]) -> None:
         if not found:
             return
         peak[0] = max(peak[0], total / 1024)
-        time.sleep(0.02)
+        time.sleep(0.2)
 
 
 def _process_tree(pid: int) -> list[int]:
@@ -211,7 +216,7 @@ def end_to_end(argv: Sequence[str], text: Path, one_sentence: Path, tokens: int,
     startup = median_of(runs, lambda: run_process([*argv, str(one_sentence)])[0])
     walls, peaks = [], []
     for _ in range(runs + 1):
-        seconds, peak, _ = run_process([*argv, str(text)])
+        seconds, peak, _ = run_process([*argv, str(text)], sample_memory=True)
         walls.append(seconds)
         peaks.append(peak)
     wall = statistics.median(walls[1:])
