@@ -66,6 +66,15 @@ def test_export_check_compares_every_sentence(tmp_path):
     assert output.startswith("20 sentences, ") and "tags differ in 0 sentences tokenised and 0 as raw text" in output
 
 
+def test_size_levers_score_each_choice_on_a_format_2_model():
+    fixture = Path(__file__).parent / "fixtures" / "format-2"
+    output = run_script("size_levers.py", "--model", str(fixture / "model"), "--data", str(fixture / "corpus"),
+                        "all:16", "2:4:compact")
+    rows = [json.loads(line) for line in output.splitlines()]
+    assert [row["choice"] for row in rows] == ["all:16", "2:4:compact"]
+    assert all(0 < row["valid"] <= 100 and 0 < row["test"] <= 100 for row in rows)
+
+
 def test_distributed_benchmark_measures_one_and_two_processes(tmp_path):
     corpus = write_corpus(tmp_path / "corpus", train=100, dev=10)
     figures = tmp_path / "distributed.json"

@@ -30,15 +30,11 @@ import json, sys, time
 from pathlib import Path
 from tagger.config import Runtime, TrainConfig
 from tagger.run import train
-try:
-    from tagger.records import Step
-except ImportError:  # an older checkout
-    from tagger.training import Step
 threads = None if sys.argv[3] == "default" else int(sys.argv[3])
 runtime = Runtime(device="cpu") if threads is None else Runtime(device="cpu", threads=threads)
 steps, tokens, started = 0, 0, None
 for record in train(TrainConfig(), sys.argv[1], Path(sys.argv[2]), runtime):
-    if isinstance(record, Step):
+    if type(record).__name__ == "Step":  # by name: an older checkout defines it in another module
         steps += 1
         if steps == 20:
             started = time.perf_counter()
@@ -52,19 +48,20 @@ print(json.dumps(tokens / (time.perf_counter() - started)))
 
 def train_tokens_per_second(checkout: Path, data: Path, threads: str, steps: int, work: Path) -> float:
     with tempfile.TemporaryDirectory(dir=work) as model_dir:
-        _, _, output = run_process([sys.executable, "-c", TRAIN_STEPS, str(data), str(Path(model_dir) / "m"), threads,
-                                    str(steps)], env=_environment(checkout))
+        _, _, output = run_process([sys.executable, "-P", "-c", TRAIN_STEPS, str(data), str(Path(model_dir) / "m"),
+                                    threads, str(steps)], env=_environment(checkout))
     return json.loads(output)
 
 
 def predict_seconds(checkout: Path, model: Path, text: Path, threads: str) -> float:
     options = [] if threads == "default" else ["--threads", threads]
-    return run_process([sys.executable, "-m", "tagger", "predict", "--model", str(model), "--format", "jsonl",
+    return run_process([sys.executable, "-P", "-m", "tagger", "predict", "--model", str(model), "--format", "jsonl",
                         "--input", str(text), *options], env=_environment(checkout))[0]
 
 
 def _environment(checkout: Path) -> dict:
-    """Run the tagger of `checkout` (its package first on the path), with nothing fixing threads."""
+    """Run the tagger of `checkout` (its package first on the path: the commands run with -P, so
+    the current directory's does not come before it), with nothing fixing threads."""
     environment = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
     return {**environment, "PYTHONPATH": str(checkout)}
 
