@@ -6,7 +6,10 @@ program takes a core, each of those many small waits becomes a wait for a thread
 system is not running, and the whole run slows many times over. A process of its own per
 core, each tagging whole batches on one thread, never waits for another: a busy core only
 gives it fewer turns. The workers are forked from the process that loaded the model, so
-they start in milliseconds and share its weights' memory.
+they start in milliseconds and share its weights' memory. So each is replaced after a few
+batches, and can keep the network's buffers in its heap (tagger.memory): mapping them afresh
+for every batch slowed torch's network by a third, and a heap that lives for a few batches
+cannot creep up with the length of the input.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ if TYPE_CHECKING:  # multiprocessing is imported once workers start: predict on 
     from tagger.predict import Tagged, Tagger
 
 _tagger: Tagger | None = None  # the workers' own, inherited from the process that forked them
+BATCHES_PER_WORKER = 8
 
 
 def available() -> bool:
@@ -46,7 +50,8 @@ class Workers:
         global _tagger
         _tagger = tagger
         self.processes = processes
-        self.pool = multiprocessing.get_context("fork").Pool(processes, initializer=_one_thread)
+        self.pool = multiprocessing.get_context("fork").Pool(processes, initializer=_start_worker,
+                                                             maxtasksperchild=BATCHES_PER_WORKER)
 
     def tag(self, sentences: Sequence[Sequence[str]], with_probabilities: bool) -> AsyncResult:
         """Tag `sentences` on a free worker; `.get()` gives Tagger.tag's list."""
@@ -57,11 +62,14 @@ class Workers:
         self.pool.join()
 
 
-def _one_thread() -> None:
+def _start_worker() -> None:
     import sys
+
+    from tagger.memory import SHORT_LIFE_THRESHOLD_BYTES, keep_heap_flat
 
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+    keep_heap_flat(SHORT_LIFE_THRESHOLD_BYTES)
 
 
 def _tag(sentences: Sequence[Sequence[str]], with_probabilities: bool) -> list[Tagged]:

@@ -10,12 +10,15 @@ STORAGE: 16 (half precision), 8, 4, 3 or 2 bits a value with a scale per row, or
 (product quantisation: 10 codebooks of 256 centroids over 5 dimensions each); `compact` also
 stores the trained rows in 8 bits and every other weight in half precision, as weights.pt
 does. Words past ROWS become unknown. Prints dev and test F1 for each choice; the model's
-epoch stays the one its run chose.
+epoch stays the one its run chose. `megabytes`: the model directory's size as scored (its
+tensors' bytes, and the vocabulary, frozen words sorted, as gzip-compressed JSON);
+`megabytes_compact`: the same with the rest of the weights compact.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 from collections.abc import Sequence
 from dataclasses import replace
@@ -64,6 +67,25 @@ def _nearest(points: np.ndarray, means: np.ndarray) -> np.ndarray:
                            for chunk in np.array_split(points, max(1, len(points) // 20_000))])
 
 
+def megabytes(tagger: Tagger, storage: str, compact: bool) -> float:
+    """The model directory's size with its frozen rows stored as `storage`, the other weights
+    in float32 or (`compact`) as a model directory keeps them, and its vocabulary as
+    vocab.json.gz (the frozen words in sorted order)."""
+    model, encoder = tagger.model, tagger.encoder
+    kept, width = model.dimensions.frozen_words, model.frozen_vectors.shape[1]
+    trained = len(encoder.words) - kept
+    if storage.startswith("pq"):
+        frozen = kept * int(storage[2:]) + 256 * width * 2  # a byte a codebook a row, and the codebooks
+    else:
+        frozen = kept * width * 2 if storage == "16" else kept * (width * int(storage) // 8 + 2)
+    others = sum(parameter.numel() for name, parameter in model.named_parameters() if not name.startswith("word_"))
+    rest = trained * (width + 2) + others * 2 if compact else (trained * width + others) * 4
+    items = encoder.words.items
+    words = Vocabulary(items[2:trained] + sorted(items[trained:]), sorted_from=trained)
+    text = json.dumps({**encoder.to_dict(), "words": words.to_dict()}, ensure_ascii=False, separators=(",", ":"))
+    return (frozen + rest + len(gzip.compress(text.encode(), compresslevel=9, mtime=0))) / 1e6
+
+
 def with_choice(model_dir: Path, choice: str) -> Tagger:
     """The model in `model_dir` with its frozen rows (and, `compact`, its other weights) stored as `choice` says."""
     rows, storage, *compact = choice.split(":")
@@ -103,7 +125,10 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
         for name, (sentences, gold) in data.items():
             predicted = [tagged.tags for tagged in tagger.tag(sentences, with_probabilities=False)]
             scores[name] = round(100 * entity_metrics(gold, predicted).f1, 2)
-        rows.append({"choice": choice, **scores})
+        storage, compact = choice.split(":")[1], choice.endswith(":compact")
+        sizes = {"megabytes": round(megabytes(tagger, storage, compact), 2),
+                 "megabytes_compact": round(megabytes(tagger, storage, True), 2)}
+        rows.append({"choice": choice, **sizes, **scores})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
