@@ -3,10 +3,11 @@ while no other program uses them, fewer while others do.
 
 torch's threads split each operation and then wait, spinning, for one another. On a core that
 another program holds, that wait lasts until the system runs the thread again, and a training
-step is many small operations: with one of two cores busy, two threads trained 17 times
-slower than one. So once a second the share of this process's cores that other programs used
-is read from the system's counters (Linux's /proc/stat), and the threads follow it. Elsewhere,
-and when asked for a number, the threads are that number (one by default).
+step is many small operations: with one of two cores busy, two threads train several times
+slower than one (tests/benchmarks/README.md has the figures). So once a second the share of
+this process's cores that other programs used is read from the system's counters (Linux's
+/proc/stat), and the threads follow it. Elsewhere, and when asked for a number, the threads
+are that number (one by default).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ system is not running, and the whole run slows many times over. A process of its
 core, each tagging whole batches on one thread, never waits for another: a busy core only
 gives it fewer turns. The workers are forked from the process that loaded the model, so
 they start in milliseconds and share its weights' memory. So each is replaced after a few
-batches, and can keep the network's buffers in its heap (tagger.memory): mapping them afresh
-for every batch slowed torch's network by a third, and a heap that lives for a few batches
+batches, and can keep the network's buffers in its heap (tagger.memory) rather than map them
+afresh for every batch, which slows torch's network: a heap that lives for a few batches
 cannot creep up with the length of the input.
 """
 
