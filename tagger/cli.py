@@ -55,6 +55,18 @@ TaggingThreadsOption = Annotated[int | None, typer.Option(
                 "every core tagger may use.", show_default=False)]
 
 
+def _tagging_processes(threads: int | None) -> int:
+    """The worker processes that predict and eval tag a large input on: --threads, checked, else
+    every core tagger may use."""
+    from tagger.config import check_threads
+    from tagger.workers import cores
+
+    if threads is None:
+        return cores()
+    check_threads(threads)
+    return threads
+
+
 SOURCE_OPTIONS = {"train_file": "train", "dev_file": "dev", "test_file": "test"}  # train's parameters -> Source's
 
 
@@ -241,7 +253,6 @@ def evaluate(
     from tagger.data import quiet_datasets
     from tagger.evaluation import evaluate_saved
     from tagger.sources import Source
-    from tagger.workers import cores
 
     quiet_datasets()
     if sys.stdout is None:
@@ -249,10 +260,11 @@ def evaluate(
     if html is not None:
         _check_can_write_report(html)
     try:
+        processes = _tagging_processes(threads)
         source = Source(data, tokens_column=tokens_column, tags_column=tags_column)
         model = model or model_dir_to_read()
         result = evaluate_saved(model, source, split, device, with_errors=errors or html is not None,
-                                processes=threads or cores())
+                                processes=processes)
     except TaggerError as error:
         raise _fail(error) from None
     if result.unseen_types:
@@ -327,7 +339,6 @@ def predict(
     from tagger.memory import keep_heap_flat
     from tagger.predict import Tagger
     from tagger.text import open_input
-    from tagger.workers import cores
 
     if tokenized and input_format not in (InputFormat.text, InputFormat.tokenized):
         raise _fail(TaggerError(f"--tokenized and --input-format {input_format.value} both given; give one"))
@@ -336,12 +347,13 @@ def predict(
     reading_stdin = input_file is None or str(input_file) == "-"
     keep_heap_flat()  # so memory does not grow with the length of the stream
     try:
+        processes = _tagging_processes(threads)
         stream = open_input(None if reading_stdin else input_file)
         tagger = Tagger.load(model or model_dir_to_read(), device)
         with stream, progress_on_terminal() as advance:
             write_tagged(tagger, stream, "<stdin>" if reading_stdin else str(input_file),
                          "tokenized" if tokenized else input_format.value, FORMATS[output_format.value], sys.stdout,
-                         min_score=min_score, batch_size=batch_size, processes=threads or cores(), advance=advance)
+                         min_score=min_score, batch_size=batch_size, processes=processes, advance=advance)
     except TaggerError as error:
         raise _fail(error) from None
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do

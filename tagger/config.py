@@ -94,9 +94,15 @@ class Runtime:
 
 
 def check_threads(threads: int) -> None:
-    """A number of threads or processes must be a whole number, 1 or more."""
+    """A number of threads or processes must be a whole number, from 1 to the cores this
+    process may use: more only wait for one another."""
+    from tagger.workers import cores
+
     if not isinstance(threads, int) or threads < 1:
         raise TaggerError(f"--threads {threads!r}: give a whole number of threads, 1 or more")
+    if threads > cores():
+        raise TaggerError(f"--threads {threads}: tagger may use {cores()} cores here, and threads beyond them "
+                          f"only wait for one another; give {cores()} or fewer")
 
 
 def package_version() -> str:

@@ -1,5 +1,5 @@
 """Training's threads follow the cores other programs leave free: all of them on a quiet
-machine, one fewer while a program keeps a core busy."""
+machine, one fewer while a program keeps a core busy. More threads than cores are refused."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ import time
 
 import pytest
 import torch
+from typer.testing import CliRunner
 
+import tagger
+from tagger.cli import app
+from tagger.errors import TaggerError
 from tagger.threads import AdaptiveThreads
+from tagger.workers import cores
 
 
 @pytest.mark.skipif(not AdaptiveThreads.possible(), reason="needs Linux's /proc/stat and two cores or more")
@@ -21,14 +26,34 @@ def test_threads_give_way_to_a_program_that_keeps_a_core_busy_and_come_back_afte
         assert torch.get_num_threads() == len(adapt.cores)
         busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         try:
-            time.sleep(1.5)
-            adapt()
-            assert torch.get_num_threads() == len(adapt.cores) - 1
+            assert _threads_become(len(adapt.cores) - 1, adapt)
         finally:
             busy.kill()
             busy.wait()
-        time.sleep(1.5)
-        adapt()
-        assert torch.get_num_threads() == len(adapt.cores)
+        assert _threads_become(len(adapt.cores), adapt)
     finally:
         torch.set_num_threads(threads)
+
+
+def _threads_become(count: int, adapt: AdaptiveThreads, seconds: float = 10.0) -> bool:
+    """Whether torch's threads reach `count` within `seconds` of calls to `adapt` (a little
+    more than a second each: other programs on a shared machine may hold a core a while)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(1.1)
+        adapt()
+        if torch.get_num_threads() == count:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "predict"])
+def test_more_threads_than_cores_are_refused_before_any_work(small_model, tmp_path, command):
+    model = tmp_path / "new" if command == "train" else small_model
+    result = CliRunner().invoke(app, [command, "--model", str(model), "--threads", str(cores() + 1)], input="Hi.\n")
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: --threads {cores() + 1}: tagger may use {cores()} cores here, and threads beyond "
+                             f"them only wait for one another; give {cores()} or fewer\n")
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(TaggerError, match="give .* or fewer"):
+        tagger.load(small_model, threads=cores() + 1)
