@@ -1,3 +1,3 @@
-from tagger.cli import app
+from tagger.cli import run
 
-app(prog_name="tagger")
+run()

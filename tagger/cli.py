@@ -93,6 +93,20 @@ def main(
     pass  # the options of `tagger` itself; --version acts in its callback, before any command
 
 
+def run() -> None:
+    """The `tagger` command. An install without a package that a command needs (torch, on a
+    machine meant to run exported models only) gets one line saying which, not a traceback."""
+    try:
+        app(prog_name="tagger")
+    except ModuleNotFoundError as error:
+        package = (error.name or "").split(".")[0]
+        if package in ("", "tagger"):
+            raise
+        typer.echo(f"error: this command needs the Python package {package}, which is not installed here; "
+                   "install it, or tagger with all its dependencies (see the README's Install)", err=True)
+        raise SystemExit(2) from None
+
+
 def _fail(error: TaggerError) -> typer.Exit:
     typer.echo(f"error: {error}", err=True)
     return typer.Exit(2)

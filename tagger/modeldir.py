@@ -86,13 +86,14 @@ def has_checkpoint(model_dir: Path) -> bool:
 
 def read_checked(path: Path, config: dict, key: str) -> bytes:
     """The bytes of `path`, whose sha256 config.json records under `key`."""
+    remedy = "export the model again" if config.get("network") == EXPORTED else "retrain the model"
     try:
         content = path.read_bytes()
     except FileNotFoundError:
-        raise ArtifactError(f"{path}: missing; the model directory is incomplete, retrain it") from None
+        raise ArtifactError(f"{path}: missing; the model directory is incomplete: restore it or {remedy}") from None
     if key in config and hashlib.sha256(content).hexdigest() != config[key]:
         raise ArtifactError(f"{path}: damaged (truncated or altered: its checksum differs from the one in "
-                            f"{CONFIG_FILE}); restore it or retrain the model")
+                            f"{CONFIG_FILE}); restore it or {remedy}")
     return content
 
 
@@ -152,7 +153,13 @@ def _load_model(model_dir: Path, device: str, threads: int) -> SavedModel:
     if config.get("network") == EXPORTED:
         from tagger.exported import load_network
     else:
-        from tagger.artifact import load_network
+        try:
+            from tagger.artifact import load_network
+        except ModuleNotFoundError as error:
+            if error.name != "torch":
+                raise
+            raise ArtifactError(f"{model_dir}: a torch model, and torch is not installed here; install it (see "
+                                "the README's Install), or run a model exported with `tagger export`") from None
     network = load_network(model_dir, config, settings, dimensions, device, threads)
     return SavedModel(network, encoder, training, config)
 

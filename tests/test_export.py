@@ -185,7 +185,7 @@ def test_export_without_the_onnx_package_says_how_to_get_it(exported, tmp_path):
 def test_a_machine_with_only_onnxruntime_and_the_light_dependencies_runs_predict(exported, tmp_path):
     """As the README installs it where torch is not: tagger without its dependencies, then numpy,
     typer, rich and onnxruntime in a fresh virtual environment."""
-    _, _, onnx = exported
+    corpus, model, onnx = exported
     venv = tmp_path / "light"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -201,3 +201,11 @@ def test_a_machine_with_only_onnxruntime_and_the_light_dependencies_runs_predict
                          cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "[Velden](LOC)" in run.stdout
+    for command, message in ((["predict", "--model", str(model)], f"error: {model}: a torch model, and torch is not "
+                               "installed here; install it"),
+                              (["train", "--data", str(corpus), "--model", str(tmp_path / "new")],
+                               "error: this command needs the Python package ")):
+        refused = subprocess.run([str(venv / "bin" / "tagger"), *command], input="Hi.\n", capture_output=True,
+                                 text=True, timeout=120, cwd=tmp_path)
+        assert refused.returncode == 2 and refused.stderr.startswith(message), refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
