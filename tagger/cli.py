@@ -393,8 +393,8 @@ def export(
     from tagger.export import check_target, export as export_model
 
     try:
-        check_target(to)
         model = model or model_dir_to_read()
+        check_target(to, model)
         export_model(model, to)
     except TaggerError as error:
         raise _fail(error) from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import tempfile
 from dataclasses import asdict
@@ -40,7 +41,7 @@ ONNX_GATE_ORDER = [0, 3, 1, 2]
 def export(model_dir: Path, target: Path) -> None:
     """Write the model in `model_dir` to the new directory `target` as an ONNX model."""
     target = Path(target)
-    check_target(target)
+    check_target(target, Path(model_dir))
     try:
         import onnx  # noqa: F401  (only to say what is missing before any work)
     except ImportError:
@@ -76,10 +77,15 @@ def export(model_dir: Path, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def check_target(target: Path) -> None:
-    """Refuse, before any work, a `--to` that exists or whose folder cannot take a new directory."""
+def check_target(target: Path, model_dir: Path) -> None:
+    """Refuse, before any work, a `--to` that exists, that is inside the model directory (which
+    holds only what tagger writes there), or whose folder cannot take a new directory."""
+    if target.resolve().is_relative_to(model_dir.resolve()):
+        raise TaggerError(f"{target}: inside the model directory {model_dir}; export beside it, e.g. --to "
+                          f"{shlex.quote(str(model_dir).rstrip('/') + '-onnx')}")
     if target.exists() or target.is_symlink():
-        kind = "a file" if target.is_file() else "a directory" if target.is_dir() else "there"
+        kind = "a file" if target.is_file() else "a directory" if target.is_dir() else \
+            "a link to nothing" if not target.exists() else "there"
         raise TaggerError(f"{target}: exists ({kind}); export writes a new directory: give --to a path that does "
                           "not exist yet")
     existing = next(directory for directory in target.parents if directory.exists())

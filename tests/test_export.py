@@ -130,7 +130,8 @@ def test_a_to_that_exists_is_refused_and_left_as_it_was(exported, tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "notes.txt").write_text("mine")
     for target, message in ((tmp_path / "file", "exists (a file)"), (tmp_path / "full", "exists (a directory)"),
-                            (model, "exists (a directory)"), (tmp_path / "file" / "out", "is a file")):
+                            (model, "inside the model directory"), (model / "onnx", "inside the model directory"),
+                            (tmp_path / "file" / "out", "is a file")):
         one_line_error(runner.invoke(app, ["export", "--model", str(model), "--to", str(target)]), message)
     assert (tmp_path / "file").read_text() == "mine" and (tmp_path / "full" / "notes.txt").read_text() == "mine"
     one_line_error(runner.invoke(app, ["export", "--model", str(tmp_path / "none"), "--to", str(tmp_path / "out")]),
