@@ -6,10 +6,9 @@ program takes a core, each of those many small waits becomes a wait for a thread
 system is not running, and the whole run slows many times over. A process of its own per
 core, each tagging whole batches on one thread, never waits for another: a busy core only
 gives it fewer turns. The workers are forked from the process that loaded the model, so
-they start in milliseconds and share its weights' memory. So each is replaced after a few
-batches, and can keep the network's buffers in its heap (tagger.memory) rather than map them
-afresh for every batch, which slows torch's network: a heap that lives for a few batches
-cannot creep up with the length of the input.
+they start in milliseconds and share its weights' memory. They live as long as the pool: one
+forked later, from the pool's own thread, inherits the locks the main thread holds at that
+moment (stdin's, while it waits for input) and can wait on one forever.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ if TYPE_CHECKING:  # multiprocessing is imported once workers start: predict on 
     from tagger.predict import Tagged, Tagger
 
 _tagger: Tagger | None = None  # the workers' own, inherited from the process that forked them
-BATCHES_PER_WORKER = 8
 
 
 def available() -> bool:
@@ -50,8 +48,7 @@ class Workers:
         global _tagger
         _tagger = tagger
         self.processes = processes
-        self.pool = multiprocessing.get_context("fork").Pool(processes, initializer=_start_worker,
-                                                             maxtasksperchild=BATCHES_PER_WORKER)
+        self.pool = multiprocessing.get_context("fork").Pool(processes, initializer=_one_thread)
 
     def tag(self, sentences: Sequence[Sequence[str]], with_probabilities: bool) -> AsyncResult:
         """Tag `sentences` on a free worker; `.get()` gives Tagger.tag's list."""
@@ -62,14 +59,11 @@ class Workers:
         self.pool.join()
 
 
-def _start_worker() -> None:
+def _one_thread() -> None:
     import sys
-
-    from tagger.memory import SHORT_LIFE_THRESHOLD_BYTES, keep_heap_flat
 
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
-    keep_heap_flat(SHORT_LIFE_THRESHOLD_BYTES)
 
 
 def _tag(sentences: Sequence[Sequence[str]], with_probabilities: bool) -> list[Tagged]:
