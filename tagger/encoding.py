@@ -37,11 +37,13 @@ class Vocabulary:
 
     def __init__(self, items: Iterable[str], unknown: bool = True, sorted_from: int | None = None):
         reserved = [PAD, UNK] if unknown else []
-        self.items = reserved + [item for item in dict.fromkeys(items) if item not in reserved]
-        self.unknown = unknown
-        self.sorted_from = len(self.items) if sorted_from is None else sorted_from
+        self._index(reserved + [item for item in dict.fromkeys(items) if item not in reserved], unknown, sorted_from)
+
+    def _index(self, items: list[str], unknown: bool, sorted_from: int | None) -> None:
+        self.items, self.unknown = items, unknown
+        self.sorted_from = len(items) if sorted_from is None else sorted_from
         # dict(zip) rather than a comprehension: it is the bulk of loading a model at predict's start-up
-        self.ids = dict(zip(self.items[:self.sorted_from], range(self.sorted_from)))
+        self.ids = dict(zip(items[:self.sorted_from], range(self.sorted_from)))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -78,9 +80,8 @@ class Vocabulary:
         sorted_from = data.get("sorted_from", len(data["items"]))  # vocabularies before format 3 have none
         if not isinstance(sorted_from, int) or not 0 <= sorted_from <= len(data["items"]):
             raise ValueError("has a sorted_from that is not a position in its items")
-        vocabulary = cls([], unknown=False)
-        vocabulary.items, vocabulary.unknown, vocabulary.sorted_from = data["items"], data["unknown"], sorted_from
-        vocabulary.ids = dict(zip(vocabulary.items[:sorted_from], range(sorted_from)))
+        vocabulary = cls.__new__(cls)
+        vocabulary._index(data["items"], data["unknown"], sorted_from)
         return vocabulary
 
 

@@ -86,7 +86,7 @@ def has_checkpoint(model_dir: Path) -> bool:
 
 def read_checked(path: Path, config: dict, key: str) -> bytes:
     """The bytes of `path`, whose sha256 config.json records under `key`."""
-    remedy = "export the model again" if config.get("network") == EXPORTED else "retrain the model"
+    remedy = _remedy(config)
     try:
         content = path.read_bytes()
     except FileNotFoundError:
@@ -95,6 +95,11 @@ def read_checked(path: Path, config: dict, key: str) -> bytes:
         raise ArtifactError(f"{path}: damaged (truncated or altered: its checksum differs from the one in "
                             f"{CONFIG_FILE}); restore it or {remedy}")
     return content
+
+
+def _remedy(config: dict) -> str:
+    """What makes a damaged model directory whole again: the command that wrote it."""
+    return "export the model again" if config.get("network") == EXPORTED else "retrain the model"
 
 
 def refuse_a_file(model_dir: Path) -> None:
@@ -141,7 +146,7 @@ def _load_model(model_dir: Path, device: str, threads: int) -> SavedModel:
         settings, dimensions = ModelConfig(**config["model"]), Dimensions(**config["dimensions"])
     except (KeyError, TypeError, ValueError) as error:
         raise ArtifactError(f"{config_path}: the model settings are missing or wrong ({error}); "
-                            "retrain the model") from None
+                            f"{_remedy(config)}") from None
     vocab_path = model_dir / (VOCAB_FILE if version >= 3 else FORMAT_2_VOCAB_FILE)
     encoder = _read_vocabulary(vocab_path, config)
     for name, found, expected in (("words", len(encoder.words), dimensions.word_count),
@@ -176,10 +181,8 @@ def _read_json_value(path: Path, config: dict | None = None) -> object:
     """The JSON in `path` (gzip-compressed if its name ends in .gz), its checksum checked when
     `config` records one."""
     try:
-        content = read_checked(path, config, "vocab_sha256") if config else path.read_bytes()
+        content = read_checked(path, config or {}, "vocab_sha256")
         return json.loads(gzip.decompress(content) if path.suffix == ".gz" else content)
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: missing; the model directory is incomplete, retrain it") from None
     except (UnicodeDecodeError, json.JSONDecodeError, gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise ArtifactError(f"{path}: not valid JSON ({error}); retrain the model") from None
 
