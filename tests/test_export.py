@@ -191,7 +191,7 @@ def test_a_machine_with_only_onnxruntime_and_the_light_dependencies_runs_predict
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     root = Path(__file__).resolve().parent.parent
-    for packages in (["--no-deps", str(root)], ["numpy", "typer", "rich", "onnxruntime"]):
+    for packages in (["--no-deps", str(root)], ["numpy", "typer<0.29", "rich", "onnxruntime"]):
         install = subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], capture_output=True,
                                  text=True, timeout=600)
         assert install.returncode == 0, install.stderr
