@@ -186,23 +186,24 @@ def test_batch_size_changes_memory_not_output(small_model):
 
 
 def test_a_large_input_is_tagged_on_worker_processes_as_in_one(small_model, monkeypatch):
+    """Also across the fresh pools of workers that replace one another every few batches."""
     from tagger import workers
 
     if not workers.available():
         pytest.skip("worker processes are forked, on Linux only")
-    started = []
+    pools = []
 
-    class Recorded(workers.Workers):
-        def __init__(self, tagger, processes):
-            super().__init__(tagger, processes)
-            started.append(processes)
+    def recorded(processes):
+        pools.append(processes)
+        return fork(processes)
 
-    monkeypatch.setattr(workers, "Workers", Recorded)
-    text = TEXT * 40
+    fork = workers._pool
+    monkeypatch.setattr(workers, "_pool", recorded)
+    text = TEXT * 40  # more batches of 30 tokens than one pool of 2 tags
     alone = predict(small_model, text, "--format", "jsonl", "--batch-size", "30", "--threads", "1")
-    assert started == []
+    assert pools == []
     shared = predict(small_model, text, "--format", "jsonl", "--batch-size", "30", "--threads", "2")
-    assert started == [2] and shared == alone
+    assert len(pools) > 1 and set(pools) == {2} and shared == alone
 
 
 @pytest.mark.parametrize("args, stdin, stdout, message", [
