@@ -137,6 +137,12 @@ def median_of(runs: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(runs))
 
 
+def interleaved(runs: int, measures: dict[str, Callable[[], float]]) -> dict[str, float]:
+    """Each measure's median of `runs`, after a warm-up round, taking each in turn every round."""
+    rounds = [{name: measure() for name, measure in measures.items()} for _ in range(runs + 1)][1:]
+    return {name: statistics.median(round_[name] for round_ in rounds) for name in measures}
+
+
 def run_process(argv: Sequence[str], stdin_path: Path | None = None, env: dict | None = None,
                 sample_memory: bool = False) -> tuple[float, float, bytes]:
     """Run a child to the end: its wall seconds, its peak memory in MB, its stdout. The memory is
@@ -222,10 +228,11 @@ def end_to_end(argv: Sequence[str], text: Path, one_sentence: Path, tokens: int,
     wall = statistics.median(walls[1:])
     figures = {"startup_s": startup, "tokens_per_s": tokens / (wall - startup), "wall_s": wall,
                "peak_mb": statistics.median(peaks[1:]), "busy_tokens_per_s": None}
-    if busy:
+    if busy:  # start-up too is taken with the core busy, so that what is left is the tagging's time
         with one_core_busy(True):
+            busy_startup = statistics.median(run_process([*argv, str(one_sentence)])[0] for _ in range(runs))
             busy_wall = statistics.median(run_process([*argv, str(text)])[0] for _ in range(runs))
-        figures["busy_tokens_per_s"] = tokens / (busy_wall - startup)
+        figures["busy_tokens_per_s"] = tokens / (busy_wall - busy_startup)
     return figures
 
 
@@ -356,13 +363,14 @@ def measure(model: Path, data: Path, spacy_work: Path | None, runs: int, repeat:
     saved = Tagger.load(model, "cpu")
     hidden, tags, vocabulary = saved.model.config.hidden_size, saved.encoder.tags, reference_vocabulary(train)
     reference = PlainBiLSTM(len(vocabulary) + 2, len(tags), hidden).eval()
-    reference_only = median_of(runs, lambda: reference_forward_seconds(reference, vocabulary, test))
-    for path, suffix in ((model, ""), (exported, ", ONNX")):
-        if path is not None:
-            tagger = Tagger.load(path, "cpu")
-            model_only = median_of(runs, lambda: _seconds(lambda: tagger.tag(test)))
-            report.rows.append(Row(f"model only (pre-tokenised){suffix}", "tokens/s", test_tokens / model_only,
-                                   test_tokens / reference_only, "plain Bi-LSTM"))
+    taggers = {suffix: Tagger.load(path, "cpu") for path, suffix in ((model, ""), (exported, ", ONNX")) if path}
+    # In turns, a run of each side after the other, so that the machine's drift touches all alike.
+    times = interleaved(runs, {"reference": lambda: reference_forward_seconds(reference, vocabulary, test),
+                               **{suffix: (lambda tagger=tagger: _seconds(lambda: tagger.tag(test)))
+                                  for suffix, tagger in taggers.items()}})
+    for suffix in taggers:
+        report.rows.append(Row(f"model only (pre-tokenised){suffix}", "tokens/s", test_tokens / times[suffix],
+                               test_tokens / times["reference"], "plain Bi-LSTM"))
 
     if train_epochs:
         epoch, train_peak = _tagger_epoch(data, work, train_epochs)
