@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tagger.errors import ArtifactError, TaggerError
+from tagger.errors import ArtifactError, TaggerError, plural
 
 DECODERS = ("softmax", "crf")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -101,8 +101,8 @@ def check_threads(threads: int) -> None:
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise TaggerError(f"--threads {threads!r}: give a whole number of threads, 1 or more")
     if threads > cores():
-        raise TaggerError(f"--threads {threads}: tagger may use {cores()} cores here, and threads beyond them "
-                          f"only wait for one another; give {cores()} or fewer")
+        raise TaggerError(f"--threads {threads}: tagger may use {plural(cores(), 'core')} here, and threads beyond "
+                          f"them only wait for one another; give {cores()} or fewer")
 
 
 def package_version() -> str:

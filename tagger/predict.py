@@ -15,6 +15,7 @@ from tagger.config import NETWORK_THREADS, PREDICT_BATCH_TOKENS
 from tagger.decoding import Constraints, Transitions, decode
 from tagger.encoding import Batch, Encoder
 from tagger.entities import Entity, entities
+from tagger.errors import TaggerError
 from tagger.modeldir import load_model
 from tagger.text import Sentence, joined_sentence, split_sentences
 
@@ -218,7 +219,8 @@ def tag_in_batches(tagger: Tagger, items: Iterable[Item], tokens_of: Callable[[I
     answered line by line while a large input still goes in large batches.
 
     With `processes` above 1, an input that fills a batch is tagged on that many worker
-    processes (tagger.workers), a batch each at a time, while this one reads on.
+    processes (tagger.workers), a batch each at a time, while this one reads on. Input that
+    turns out bad part-way (a TaggerError from `items`) raises once all before it is given.
     """
     from collections import deque
 
@@ -237,8 +239,17 @@ def tag_in_batches(tagger: Tagger, items: Iterable[Item], tokens_of: Callable[[I
             _Done(tagger.tag(sentences, with_probabilities))
         in_flight.append((pending, result))
 
+    failure: TaggerError | None = None
+
+    def read() -> Iterator[Item]:
+        nonlocal failure
+        try:
+            yield from items
+        except TaggerError as error:  # bad input part-way: what came before it is still tagged and given
+            failure = error
+
     try:
-        for item in items:
+        for item in read():
             pending.append(item)
             tokens += sum(map(len, tokens_of(item)))
             live = waiting is not None and not waiting()
@@ -254,6 +265,8 @@ def tag_in_batches(tagger: Tagger, items: Iterable[Item], tokens_of: Callable[[I
             submit()
         while in_flight:
             yield from _with_tags(*in_flight.popleft(), tokens_of)
+        if failure is not None:
+            raise failure
     finally:
         if workers:
             workers.close()

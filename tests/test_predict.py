@@ -186,24 +186,59 @@ def test_batch_size_changes_memory_not_output(small_model):
 
 
 def test_a_large_input_is_tagged_on_worker_processes_as_in_one(small_model, monkeypatch):
-    """Also across the fresh pools of workers that replace one another every few batches."""
     from tagger import workers
 
     if not workers.available():
         pytest.skip("worker processes are forked, on Linux only")
-    pools = []
+    started = []
 
-    def recorded(processes):
-        pools.append(processes)
-        return fork(processes)
+    class Recorded(workers.Workers):
+        def __init__(self, tagger, processes):
+            super().__init__(tagger, processes)
+            started.append(processes)
 
-    fork = workers._pool
-    monkeypatch.setattr(workers, "_pool", recorded)
-    text = TEXT * 40  # more batches of 30 tokens than one pool of 2 tags
+    monkeypatch.setattr(workers, "Workers", Recorded)
+    text = TEXT * 40
     alone = predict(small_model, text, "--format", "jsonl", "--batch-size", "30", "--threads", "1")
-    assert pools == []
+    assert started == []
     shared = predict(small_model, text, "--format", "jsonl", "--batch-size", "30", "--threads", "2")
-    assert len(pools) > 1 and set(pools) == {2} and shared == alone
+    assert started == [2] and shared == alone
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_a_kill_mid_input_ends_the_workers_quietly(small_model, tmp_path, signal_name):
+    """Ctrl-C reaches the whole process group (a terminal sends it so); `kill`, `timeout` and
+    `docker stop` send SIGTERM to the main process alone."""
+    import signal
+
+    from tagger import workers
+
+    if not workers.available():
+        pytest.skip("worker processes are forked, on Linux only")
+    text = tmp_path / "text.txt"
+    text.write_text(TEXT * 20_000)
+    output = tmp_path / "out.jsonl"
+    with open(output, "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "tagger", "predict", "--model", str(small_model), "--format",
+                                    "jsonl", "--batch-size", "200", "--threads", "2", "--input", str(text)],
+                                   stdout=out, stderr=subprocess.PIPE, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while output.stat().st_size == 0 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the workers' first batches are written
+        forked = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+        assert process.poll() is None and forked, "predict ended before it could be interrupted"
+        sent = getattr(signal, signal_name)
+        if sent == signal.SIGINT:
+            os.killpg(process.pid, sent)
+        else:
+            os.kill(process.pid, sent)
+        _, stderr = process.communicate(timeout=60)  # stderr closes once the workers are gone too
+    assert process.returncode == (130 if sent == signal.SIGINT else -sent)
+    assert b"Traceback" not in stderr and b"Error" not in stderr, stderr.decode()[-2000:]
+    deadline = time.monotonic() + 10
+    while any(os.path.exists(f"/proc/{pid}") for pid in forked) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in forked)
 
 
 @pytest.mark.parametrize("args, stdin, stdout, message", [

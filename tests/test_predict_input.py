@@ -77,11 +77,12 @@ def test_a_line_longer_than_a_piece_is_read_in_pieces_cut_after_a_space(model):
     assert sum(len(r["tokens"]) for r in records) == len(words.split())
 
 
-def test_bytes_that_are_not_utf8_are_refused_with_the_line(model):
+def test_bytes_that_are_not_utf8_are_refused_with_the_line_after_the_lines_before_are_tagged(model):
     data = b"Ada met Ivo .\nLina \xff\xfe visited Arlo .\n"
     result = runner.invoke(app, ["predict", "--model", str(model)], input=data)
     assert result.exit_code == 2
     assert result.stderr == "error: <stdin>:2: not UTF-8 text; convert the input to UTF-8 (e.g. with iconv)\n"
+    assert [row.split("\t")[0] for row in result.stdout.split("\n") if row] == ["Ada", "met", "Ivo", "."]
 
 
 def peak_rss_mb(model, block: bytes, megabytes: int) -> float:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import tagger
 from tagger.cli import app
-from tagger.errors import TaggerError
+from tagger.errors import TaggerError, plural
 from tagger.threads import AdaptiveThreads
 from tagger.workers import cores
 
@@ -52,7 +52,7 @@ def test_more_threads_than_cores_are_refused_before_any_work(small_model, tmp_pa
     model = tmp_path / "new" if command == "train" else small_model
     result = CliRunner().invoke(app, [command, "--model", str(model), "--threads", str(cores() + 1)], input="Hi.\n")
     assert result.exit_code == 2
-    assert result.stderr == (f"error: --threads {cores() + 1}: tagger may use {cores()} cores here, and threads beyond "
+    assert result.stderr == (f"error: --threads {cores() + 1}: tagger may use {plural(cores(), 'core')} here, and threads beyond "
                              f"them only wait for one another; give {cores()} or fewer\n")
     assert not (tmp_path / "new").exists()
     with pytest.raises(TaggerError, match="give .* or fewer"):
