@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tagger.errors import ArtifactError, TaggerError, plural
+from tagger.errors import ArtifactError, SettingError, TaggerError, plural
 
 DECODERS = ("softmax", "crf")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -22,6 +22,27 @@ PREDICT_BATCH_TOKENS = 20_000  # tokens tagged at a time: output starts early, m
 # small operation ends in a wait for the slowest thread, and where another program holds a
 # core that wait is for a thread the system is not running (tagger.workers, tagger.threads).
 NETWORK_THREADS = 1
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# The settings `tagger train` takes as options of the same name (--lr-decay for lr_decay).
+TRAIN_OPTIONS = frozenset({"hidden_size", "dropout", "word_dropout", "epochs", "patience", "batch_size", "lr",
+                           "lr_decay"})
+
+
+def _check(settings: object, name: str, holds: bool, remedy: str) -> None:
+    """A setting out of range: one line naming it as Python knows it, and as the command line
+    does where it is an option."""
+    if not holds:
+        option = f" (--{name.replace('_', '-')})" if name in TRAIN_OPTIONS else ""
+        raise SettingError(f"{type(settings).__name__}.{name} = {getattr(settings, name)!r}{option}: {remedy}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +61,11 @@ class ModelConfig:
     def __post_init__(self):
         if self.decoder not in DECODERS:
             raise ValueError(f"decoder {self.decoder!r} is not one of {', '.join(DECODERS)}")
+        for size in ("hidden_size", "lstm_layers", "char_dim", "char_filters", "char_kernel"):
+            _check(self, size, _whole(getattr(self, size)) and getattr(self, size) >= 1, "give a whole number, 1 or more")
+        for share in ("dropout", "word_dropout"):
+            _check(self, share, _number(getattr(self, share)) and 0 <= getattr(self, share) < 1,
+                   "give a share from 0 up to (not including) 1")
 
 
 @dataclass(frozen=True)
@@ -71,6 +97,21 @@ class TrainConfig:
     seed: int = 1
     dev_fraction: float = 0.1  # of train held out when the data has no dev split
     train_with_dev: bool = False  # train on train + dev for `epochs`, with no dev set to choose an epoch on
+
+    def __post_init__(self):
+        """Each setting in its range, checked here so that the command line and Python get the
+        same answer before any data is read."""
+        for count in ("epochs", "patience", "batch_size"):
+            _check(self, count, _whole(getattr(self, count)) and getattr(self, count) >= 1,
+                   "give a whole number, 1 or more")
+        _check(self, "pretrained_words", _whole(self.pretrained_words) and self.pretrained_words >= 0,
+               "give a whole number of words, 0 or more")
+        _check(self, "lr", _number(self.lr) and self.lr > 0, "give a learning rate above 0, e.g. 1e-3")
+        _check(self, "lr_decay", _number(self.lr_decay) and 0 < self.lr_decay <= 1,
+               "give a factor above 0 and at most 1 (1: no decay)")
+        _check(self, "clip", _number(self.clip) and self.clip > 0, "give a gradient norm above 0")
+        _check(self, "dev_fraction", _number(self.dev_fraction) and 0 < self.dev_fraction < 1,
+               "give a share above 0 and below 1")
 
     @classmethod
     def from_dict(cls, options: dict) -> TrainConfig:

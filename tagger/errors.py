@@ -18,6 +18,11 @@ class ArtifactError(TaggerError):
     """A model directory that is missing, incomplete or corrupt."""
 
 
+class SettingError(TaggerError, ValueError):
+    """A training or model setting out of its range; a ValueError too, as a bad value read from
+    a model directory is one of the ways its settings can be wrong."""
+
+
 def causes(error: BaseException) -> Iterator[BaseException]:
     """`error` and the errors behind it, outermost first (as a traceback would show them)."""
     while error is not None:

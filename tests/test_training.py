@@ -13,6 +13,7 @@ import torch
 
 from tagger import artifact, modeldir
 from tagger.config import ModelConfig, Runtime, TrainConfig
+from tagger.errors import TaggerError
 from tagger.records import Epoch, Finished, Started, Step, Stopped
 from tagger.run import resume, train
 
@@ -61,7 +62,7 @@ def test_records_come_in_order_and_each_best_model_is_saved_as_its_epoch_ends(co
 
 
 def test_patience_stops_a_run_that_no_longer_improves(corpus, tmp_path):
-    frozen = TrainConfig(CONFIG.model, embeddings="none", epochs=10, patience=2, lr=0.0)  # dev F1 never moves
+    frozen = TrainConfig(CONFIG.model, embeddings="none", epochs=10, patience=2, lr=1e-12)  # dev F1 never moves
     records = list(train(frozen, corpus, tmp_path / "model", CPU))
     assert [(r.epoch, r.is_best) for r in records if isinstance(r, Epoch)] == [(1, True), (2, False), (3, False)]
     assert records[-1].stopped_early and records[-1].best_epoch == 1
@@ -178,3 +179,32 @@ def test_epochs_are_not_taken_from_an_unfinished_run(corpus, tmp_path):
     run.close()  # epoch 1's model is saved, the run is not finished
     with pytest.raises(ArtifactError, match="its run is unfinished, so its best epoch may not be its last word"):
         with_epochs_from(replace(CONFIG, train_with_dev=True), set(), tmp_path / "dev-run", tmp_path / "final", False)
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(batch_size=0), "TrainConfig.batch_size = 0 (--batch-size): give a whole number, 1 or more"),
+    (dict(epochs=0), "TrainConfig.epochs = 0 (--epochs): give a whole number, 1 or more"),
+    (dict(lr=-1.0), "TrainConfig.lr = -1.0 (--lr): give a learning rate above 0"),
+    (dict(lr_decay=0.0), "TrainConfig.lr_decay = 0.0 (--lr-decay): give a factor above 0 and at most 1"),
+    (dict(dev_fraction=1.0), "TrainConfig.dev_fraction = 1.0: give a share above 0 and below 1"),
+    (dict(model=dict(dropout=1.0)), "ModelConfig.dropout = 1.0 (--dropout): give a share from 0 up to"),
+    (dict(model=dict(hidden_size=0)), "ModelConfig.hidden_size = 0 (--hidden-size): give a whole number"),
+])
+def test_a_setting_out_of_range_is_refused_from_python_before_any_data_is_read(tmp_path, settings, message):
+    with pytest.raises(TaggerError) as refused:
+        if "model" in settings:
+            settings = {**settings, "model": ModelConfig(**settings["model"])}
+        list(train(TrainConfig(**settings), tmp_path / "no-such-data", tmp_path / "model"))
+    assert str(refused.value).startswith(message)
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_setting_out_of_range_is_one_line_and_exit_2_from_the_command_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from tagger.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "no-such-data"), "--model",
+                                      str(tmp_path / "model"), "--lr", "0"])
+    assert result.exit_code == 2
+    assert result.stderr == "error: TrainConfig.lr = 0.0 (--lr): give a learning rate above 0, e.g. 1e-3\n"
