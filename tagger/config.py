@@ -139,7 +139,7 @@ def check_threads(threads: int) -> None:
     process may use: more only wait for one another."""
     from tagger.workers import cores
 
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+    if not _whole(threads) or threads < 1:
         raise TaggerError(f"--threads {threads!r}: give a whole number of threads, 1 or more")
     if threads > cores():
         raise TaggerError(f"--threads {threads}: tagger may use {plural(cores(), 'core')} here, and threads beyond "
