@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tagger.predict import Doc, Span, Tagger
+    from tagger.use.predict import Doc, Span, Tagger
 
 __all__ = ["Doc", "Span", "Tagger", "load"]
 
@@ -26,16 +26,16 @@ def load(model: str | Path | None = None, device: str = "auto", threads: int = 1
     """The model saved in directory `model` (default: $TAGGER_MODEL, else models/conll2003), ready to
     tag on `device` (auto: the first GPU if there is one, else the CPU; or cpu, cuda, cuda:N), its
     network's operations running on `threads` threads (for torch, the process's setting).
-    Raises tagger.errors.TaggerError, with a one-line message, when there is no usable model there."""
-    from tagger.config import model_dir_to_read
-    from tagger.predict import Tagger
+    Raises tagger.core.errors.TaggerError, with a one-line message, when there is no usable model there."""
+    from tagger.core.config import model_dir_to_read
+    from tagger.use.predict import Tagger
 
     return Tagger.load(Path(model) if model is not None else model_dir_to_read(), device, threads)
 
 
 def __getattr__(name: str):
     if name in ("Doc", "Span", "Tagger"):
-        from tagger import predict
+        from tagger.use import predict
 
         return getattr(predict, name)
     raise AttributeError(f"module 'tagger' has no attribute {name!r}")

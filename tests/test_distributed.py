@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from conftest import free_port, wait_until
-from tagger.encoding import length_bucketed_batches
+from tagger.model.encoding import length_bucketed_batches
 
 OPTIONS = ["--embeddings", "none", "--hidden-size", "32", "--batch-size", "8", "--lr", "0.01", "--device", "cpu"]
 # Without dropout the only difference between one process and two is the order of float sums.

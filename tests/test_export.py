@@ -14,13 +14,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from tagger.artifact import save_model
+from tagger.model.artifact import save_model
 from tagger.cli import app
-from tagger.config import Dimensions, ModelConfig
-from tagger.encoding import Encoder
-from tagger.export import export
-from tagger.model import BiLSTMTagger
-from tagger.predict import Tagger
+from tagger.core.config import Dimensions, ModelConfig
+from tagger.model.encoding import Encoder
+from tagger.use.export import export
+from tagger.model.network import BiLSTMTagger
+from tagger.use.predict import Tagger
 
 runner = CliRunner()
 TRAIN = [["Ada", "Brandt", "visited", "Velden", "in", "1996", "."], ["Corva", "fell", "sharply", "."]]

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tagger import data
-from tagger.entities import to_iob2
-from tagger.errors import DataError
+from tagger.data import corpus
+from tagger.core.entities import to_iob2
+from tagger.core.errors import DataError
 
 SMALL, LARGE, LARGE_ROUND_TRIPS = 150, 10_000, 2_000
 TYPES = ["PER", "LOC", "ORG", "MISC"]
@@ -60,8 +60,8 @@ def read(files: Path, content: bytes) -> tuple[Path, list[list[str]], list[list[
     path = files / f"sample-{next(NAMES)}.conll"  # a new name each time: datasets caches by path
     path.write_bytes(content)
     try:
-        dataset, _ = data.load_split(str(path))
-        return path, dataset["tokens"], data.tag_sequences(dataset)
+        dataset, _ = corpus.load_split(str(path))
+        return path, dataset["tokens"], corpus.tag_sequences(dataset)
     except DataError as error:
         return path, error
     finally:

@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tagger.error_analysis import analyse
-from tagger.html import colour, error_page, page_end, page_start, paragraph
+from tagger.use.error_analysis import analyse
+from tagger.use.html import colour, error_page, page_end, page_start, paragraph
 
 
 @dataclass

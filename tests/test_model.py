@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tagger.decoding import Constraints, decode
-from tagger.encoding import UNK_ID, Encoder, Vocabulary, normalise_word
-from tagger.config import Dimensions, ModelConfig
-from tagger.model import BiLSTMTagger, Tensors
+from tagger.model.decoding import Constraints, decode
+from tagger.model.encoding import UNK_ID, Encoder, Vocabulary, normalise_word
+from tagger.core.config import Dimensions, ModelConfig
+from tagger.model.network import BiLSTMTagger, Tensors
 
 SENTENCES = [["Ada", "Brandt", "visited", "Velden", "in", "1996", "."], ["Corva", "fell", "."]]
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]

@@ -151,7 +151,7 @@ def test_jsonl_records_name_their_input_line_and_sentence(small_model):
     records = [json.loads(line) for line in predict(small_model, TEXT, "--format", "jsonl").splitlines()]
     assert [(record["line"], record["sentence"]) for record in records] == [(1, 0), (3, 0), (3, 1)]
     assert records[2]["text"] == "It rained."
-    from tagger.text import MAX_PIECE_BYTES  # a longer line is read in pieces: its sentences still count on
+    from tagger.data.text import MAX_PIECE_BYTES  # a longer line is read in pieces: its sentences still count on
 
     long_line = "Ada met Ivo . " * (2 * MAX_PIECE_BYTES // 14) + "\nLina Okoro .\n"
     records = [json.loads(line) for line in predict(small_model, long_line, "--format", "jsonl").splitlines()]
@@ -160,7 +160,7 @@ def test_jsonl_records_name_their_input_line_and_sentence(small_model):
 
 
 def test_a_line_read_in_pieces_keeps_its_sentences_and_rows_whole(small_model):
-    from tagger.text import MAX_PIECE_BYTES
+    from tagger.data.text import MAX_PIECE_BYTES
 
     sentence = "Ada Brandt met Ivo Lund in Velden . "
     records = [json.loads(line) for line in predict(small_model, sentence * (3 * MAX_PIECE_BYTES // len(sentence)),
@@ -186,7 +186,7 @@ def test_batch_size_changes_memory_not_output(small_model):
 
 
 def test_a_large_input_is_tagged_on_worker_processes_as_in_one(small_model, monkeypatch):
-    from tagger import workers
+    from tagger.use import workers
 
     if not workers.available():
         pytest.skip("worker processes are forked, on Linux only")
@@ -211,7 +211,7 @@ def test_ctrl_c_or_a_kill_mid_input_ends_the_workers_quietly(small_model, tmp_pa
     `docker stop` send SIGTERM to the main process alone."""
     import signal
 
-    from tagger import workers
+    from tagger.use import workers
 
     if not workers.available():
         pytest.skip("worker processes are forked, on Linux only")

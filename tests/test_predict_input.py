@@ -14,7 +14,7 @@ import threading
 import pytest
 from typer.testing import CliRunner
 
-from tagger import text
+from tagger.data import text
 from tagger.cli import app
 
 runner = CliRunner()

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from tagger.errors import DataError
-from tagger.text import read_lines, split_sentences
+from tagger.core.errors import DataError
+from tagger.data.text import read_lines, split_sentences
 
 
 def test_penn_treebank_tokens():

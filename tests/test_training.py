@@ -11,11 +11,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from tagger import artifact, modeldir
-from tagger.config import ModelConfig, Runtime, TrainConfig
-from tagger.errors import TaggerError
-from tagger.records import Epoch, Finished, Started, Step, Stopped
-from tagger.run import resume, train
+from tagger.model import artifact
+from tagger.model import modeldir
+from tagger.core.config import ModelConfig, Runtime, TrainConfig
+from tagger.core.errors import TaggerError
+from tagger.train.records import Epoch, Finished, Started, Step, Stopped
+from tagger.train.run import resume, train
 
 CONFIG = TrainConfig(ModelConfig(hidden_size=8, char_dim=8, char_filters=8), embeddings="none", epochs=4,
                      batch_size=8, lr=0.01)
@@ -125,7 +126,7 @@ def test_a_run_with_relative_paths_resumes_from_any_directory(corpus, tmp_path, 
 
 
 def test_resuming_on_data_whose_words_changed_says_so(corpus, tmp_path):
-    from tagger.errors import DataError
+    from tagger.core.errors import DataError
 
     shutil.copytree(corpus, tmp_path / "corpus")
     run = train(CONFIG, str(tmp_path / "corpus"), tmp_path / "model", CPU)
@@ -154,7 +155,7 @@ def test_training_on_train_and_dev_keeps_the_last_epoch_and_scores_it_on_test(co
 
 def test_training_on_train_and_dev_takes_the_tags_of_both_or_all_of_train_when_there_is_no_dev(tmp_path):
     from conftest import write_conll, write_corpus
-    from tagger.errors import DataError
+    from tagger.core.errors import DataError
 
     corpus = write_corpus(tmp_path / "corpus", train=40, dev=0)
     records = list(train(replace(CONFIG, train_with_dev=True, epochs=1), str(corpus), tmp_path / "all", CPU))
@@ -169,8 +170,8 @@ def test_training_on_train_and_dev_takes_the_tags_of_both_or_all_of_train_when_t
 
 
 def test_epochs_are_not_taken_from_an_unfinished_run(corpus, tmp_path):
-    from tagger.errors import ArtifactError
-    from tagger.settings import with_epochs_from
+    from tagger.core.errors import ArtifactError
+    from tagger.train.settings import with_epochs_from
 
     run = train(CONFIG, corpus, tmp_path / "dev-run", CPU)
     for record in run:

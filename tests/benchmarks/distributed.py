@@ -30,7 +30,7 @@ WARM_UP_STEPS = 20
 
 def corpus_copies(data: Path, copies: int, work: Path) -> Path:
     """A CoNLL directory whose train/ folder holds `copies` copies of `data`'s train split."""
-    from tagger.sources import Source, resolve
+    from tagger.data.sources import Source, resolve
 
     splits = resolve(Source(str(data))).splits
     corpus = work / f"copies-{copies}"
@@ -75,9 +75,9 @@ def worker(corpus: Path, model: Path, steps: int, embeddings: str, hidden_size: 
 
     import datasets
 
-    from tagger.config import ModelConfig, Runtime, TrainConfig
-    from tagger.records import Step
-    from tagger.run import train
+    from tagger.core.config import ModelConfig, Runtime, TrainConfig
+    from tagger.train.records import Step
+    from tagger.train.run import train
 
     datasets.disable_progress_bars()
     config = TrainConfig(ModelConfig(hidden_size=hidden_size), embeddings=embeddings)

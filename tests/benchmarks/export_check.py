@@ -15,9 +15,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tagger.data import read_conll
-from tagger.export import export
-from tagger.predict import Tagger
+from tagger.data.corpus import read_conll
+from tagger.use.export import export
+from tagger.use.predict import Tagger
 
 
 def compare(model: Path, test: list[list[str]], exported: Path) -> dict:

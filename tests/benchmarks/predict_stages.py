@@ -17,11 +17,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tagger.data import read_conll
-from tagger.decoding import decode
-from tagger.formats import format_jsonl
-from tagger.predict import Doc, Tagged, Tagger, _batches
-from tagger.text import read_lines
+from tagger.data.corpus import read_conll
+from tagger.model.decoding import decode
+from tagger.use.formats import format_jsonl
+from tagger.use.predict import Doc, Tagged, Tagger, _batches
+from tagger.data.text import read_lines
 
 STAGES = ("tokenising", "encoding", "network", "decoding", "writing")
 
@@ -38,7 +38,7 @@ def stage_seconds(tagger: Tagger, text: bytes) -> dict[str, float]:
         started = time.perf_counter()
         batch = tagger.encoder.encode([sentences[number] for number in numbers])
         encoded = time.perf_counter()
-        logits, transitions = tagger.model.scores(batch)
+        logits, transitions = tagger.model.network.scores(batch)
         scored = time.perf_counter()
         paths, probabilities = decode(logits, batch.lengths, tagger.constraints, transitions)
         for number, path, chosen in zip(numbers, paths, probabilities):

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tagger.data import read_conll, tag_sequences
-from tagger.encoding import Vocabulary
-from tagger.metrics import entity_metrics
-from tagger.modeldir import load_model
-from tagger.predict import Tagger
+from tagger.data.corpus import read_conll, tag_sequences
+from tagger.model.encoding import Vocabulary
+from tagger.use.metrics import entity_metrics
+from tagger.model.modeldir import load_model
+from tagger.use.predict import Tagger
 
 
 def scalar(rows: np.ndarray, bits: int) -> np.ndarray:
@@ -71,7 +71,7 @@ def megabytes(tagger: Tagger, storage: str, compact: bool) -> float:
     """The model directory's size with its frozen rows stored as `storage`, the other weights
     in float32 or (`compact`) as a model directory keeps them, and its vocabulary as
     vocab.json.gz (the frozen words in sorted order)."""
-    model, encoder = tagger.model, tagger.encoder
+    model, encoder = tagger.model.network, tagger.encoder
     kept, width = model.dimensions.frozen_words, model.frozen_vectors.shape[1]
     trained = len(encoder.words) - kept
     if storage.startswith("pq"):

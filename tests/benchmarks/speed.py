@@ -49,9 +49,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from tagger.data import read_conll, tag_sequences
-from tagger.encoding import length_bucketed_batches, normalise_word
-from tagger.predict import Tagger
+from tagger.data.corpus import read_conll, tag_sequences
+from tagger.model.encoding import length_bucketed_batches, normalise_word
+from tagger.use.predict import Tagger
 
 ONE_SENTENCE = b"Angela Merkel met Emmanuel Macron in Paris on Tuesday.\n"
 
@@ -86,9 +86,9 @@ print(json.dumps(seconds))
 TAGGER_TRAIN = """
 import json, sys
 from pathlib import Path
-from tagger.config import TrainConfig
-from tagger.records import Epoch
-from tagger.run import train
+from tagger.core.config import TrainConfig
+from tagger.train.records import Epoch
+from tagger.train.run import train
 config = TrainConfig(epochs=int(sys.argv[3]), patience=int(sys.argv[3]))
 seconds = [record.seconds for record in train(config, sys.argv[1], Path(sys.argv[2])) if isinstance(record, Epoch)]
 print(json.dumps(seconds))

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tagger.data import read_conll
+from tagger.data.corpus import read_conll
 
 MEGABYTE = 1 << 20
 

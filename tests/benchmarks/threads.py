@@ -28,8 +28,8 @@ from speed import one_core_busy, run_process
 TRAIN_STEPS = """
 import json, sys, time
 from pathlib import Path
-from tagger.config import Runtime, TrainConfig
-from tagger.run import train
+from tagger.core.config import Runtime, TrainConfig
+from tagger.train.run import train
 threads = None if sys.argv[3] == "default" else int(sys.argv[3])
 runtime = Runtime(device="cpu") if threads is None else Runtime(device="cpu", threads=threads)
 steps, tokens, started = 0, 0, None
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     arguments = parser.parse_args(argv)
     here = Path(__file__).resolve().parents[2]
-    from tagger.data import read_conll
+    from tagger.data.corpus import read_conll
 
     test = list(read_conll(arguments.data / "test.txt")["tokens"])
     rows = []

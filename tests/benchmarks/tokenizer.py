@@ -14,8 +14,8 @@ import statistics
 import time
 from pathlib import Path
 
-from tagger.data import read_conll
-from tagger.text import split_sentences
+from tagger.data.corpus import read_conll
+from tagger.data.text import split_sentences
 
 
 def main() -> None:

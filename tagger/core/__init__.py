@@ -1,0 +1,1 @@
+"""Settings and their checks, typed errors, tag schemes, durable writes, the device: what every layer uses."""

@@ -1,0 +1,185 @@
+"""The settings a user chooses, each with its one default: the network's design, the training
+options, and how to run. The command line takes its defaults from here, so this module
+imports neither torch nor datasets (`tagger predict` must start fast)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tagger.core.errors import ArtifactError, SettingError, TaggerError, plural
+
+DECODERS = ("softmax", "crf")
+PRECISIONS = ("fp32", "bf16", "fp16")
+INPUT_FORMATS = ("text", "tokenized", "conll")  # what tagger predict reads
+OUTPUT_FORMATS = ("conll", "jsonl", "inline", "html")  # and writes (tagger.use.formats.FORMATS)
+MODEL_VARIABLE = "TAGGER_MODEL"  # the model directory every command uses without --model
+DEFAULT_MODEL_DIR = Path("models/conll2003")
+CHECKOUT = Path(__file__).resolve().parents[2]  # a clone's root, when tagger runs from one
+PREDICT_BATCH_TOKENS = 20_000  # tokens tagged at a time: output starts early, memory stays flat
+# Threads of the network's own operations in each process that tags: one, as with more every
+# small operation ends in a wait for the slowest thread, and where another program holds a
+# core that wait is for a thread the system is not running (tagger.use.workers, tagger.train.threads).
+NETWORK_THREADS = 1
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# The settings `tagger train` takes as options of the same name (--lr-decay for lr_decay).
+TRAIN_OPTIONS = frozenset({"hidden_size", "dropout", "word_dropout", "epochs", "patience", "batch_size", "lr",
+                           "lr_decay"})
+
+
+def _check(settings: object, name: str, holds: bool, remedy: str) -> None:
+    """A setting out of range: one line naming it as Python knows it, and as the command line
+    does where it is an option."""
+    if not holds:
+        option = f" (--{name.replace('_', '-')})" if name in TRAIN_OPTIONS else ""
+        raise SettingError(f"{type(settings).__name__}.{name} = {getattr(settings, name)!r}{option}: {remedy}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network's design; with the sizes the data gives (model.Dimensions), what rebuilds it."""
+
+    decoder: str = "crf"  # softmax: each token's tag from the classifier; crf: a linear-chain CRF
+    hidden_size: int = 200  # LSTM units per direction
+    lstm_layers: int = 1
+    dropout: float = 0.33  # on the LSTM's inputs and outputs
+    word_dropout: float = 0.05  # share of training words replaced by the unknown word
+    char_dim: int = 30
+    char_filters: int = 50
+    char_kernel: int = 3
+
+    def __post_init__(self):
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder {self.decoder!r} is not one of {', '.join(DECODERS)}")
+        for size in ("hidden_size", "lstm_layers", "char_dim", "char_filters", "char_kernel"):
+            _check(self, size, _whole(getattr(self, size)) and getattr(self, size) >= 1, "give a whole number, 1 or more")
+        for share in ("dropout", "word_dropout"):
+            _check(self, share, _number(getattr(self, share)) and 0 <= getattr(self, share) < 1,
+                   "give a share from 0 up to (not including) 1")
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """The sizes the training data and the word vectors give the network: with a ModelConfig,
+    what rebuilds it."""
+
+    word_count: int
+    char_count: int
+    tag_count: int
+    word_dim: int = 50
+    frozen_words: int = 0  # the last word ids: pretrained words unseen in training, kept as they are
+    frozen_bits: int = 16  # how they are kept: 4 (tagger.model.compact), or 16 (half precision) as before format 3
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train and how. A resumed run takes all of it from its checkpoint."""
+
+    model: ModelConfig = ModelConfig()
+    embeddings: str = "glove"  # glove (GloVe 6B 50d), none, or a GloVe / word2vec text file
+    pretrained_words: int = 250_000  # most frequent pretrained words kept for text unseen in training
+    epochs: int = 30
+    patience: int = 5  # epochs without a better dev F1 before stopping
+    batch_size: int = 16  # sentences, across all processes
+    lr: float = 1e-3  # Adam's
+    lr_decay: float = 0.95  # the learning rate is multiplied by this after every epoch
+    clip: float = 5.0  # gradient norm
+    seed: int = 1
+    dev_fraction: float = 0.1  # of train held out when the data has no dev split
+    train_with_dev: bool = False  # train on train + dev for `epochs`, with no dev set to choose an epoch on
+
+    def __post_init__(self):
+        """Each setting in its range, checked here so that the command line and Python get the
+        same answer before any data is read."""
+        for count in ("epochs", "patience", "batch_size"):
+            _check(self, count, _whole(getattr(self, count)) and getattr(self, count) >= 1,
+                   "give a whole number, 1 or more")
+        _check(self, "pretrained_words", _whole(self.pretrained_words) and self.pretrained_words >= 0,
+               "give a whole number of words, 0 or more")
+        _check(self, "lr", _number(self.lr) and self.lr > 0, "give a learning rate above 0, e.g. 1e-3")
+        _check(self, "lr_decay", _number(self.lr_decay) and 0 < self.lr_decay <= 1,
+               "give a factor above 0 and at most 1 (1: no decay)")
+        _check(self, "clip", _number(self.clip) and self.clip > 0, "give a gradient norm above 0")
+        _check(self, "dev_fraction", _number(self.dev_fraction) and 0 < self.dev_fraction < 1,
+               "give a share above 0 and below 1")
+
+    @classmethod
+    def from_dict(cls, options: dict) -> TrainConfig:
+        return cls(**{**options, "model": ModelConfig(**options["model"])})
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How to run, not what to train: a resumed run takes these from its command."""
+
+    device: str = "auto"  # auto (the first GPU if there is one, else the CPU), cpu, cuda or cuda:N
+    precision: str = "fp32"  # on CUDA also bf16 or fp16: mixed precision (autocast)
+    timeout: float = 600.0  # with several processes: seconds each waits for the others
+    threads: int | None = None  # torch's; None: the cores no other program uses (tagger.train.threads)
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise TaggerError(f"--precision {self.precision}: use one of {', '.join(PRECISIONS)}")
+        if self.threads is not None:
+            check_threads(self.threads)
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def check_threads(threads: int) -> None:
+    """A number of threads or processes must be a whole number, from 1 to the cores this
+    process may use: more only wait for one another."""
+    if not _whole(threads) or threads < 1:
+        raise TaggerError(f"--threads {threads!r}: give a whole number of threads, 1 or more")
+    if threads > cores():
+        raise TaggerError(f"--threads {threads}: tagger may use {plural(cores(), 'core')} here, and threads beyond "
+                          f"them only wait for one another; give {cores()} or fewer")
+
+
+def package_version() -> str:
+    """tagger's version: what --version prints and a model directory records."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tagger")
+    except PackageNotFoundError:  # run from a copy of the package on PYTHONPATH, never installed
+        return "unknown"
+
+
+def model_dir_to_train() -> Path:
+    """Where `train` saves without --model: $TAGGER_MODEL, else models/conll2003 in the current
+    directory."""
+    return Path(os.environ.get(MODEL_VARIABLE) or DEFAULT_MODEL_DIR)
+
+
+def model_dir_to_read() -> Path:
+    """The model `predict` and `eval` use without --model: $TAGGER_MODEL; else models/conll2003 in
+    the current directory, then in the clone tagger runs from (an editable install), so that
+    the default model is found from any directory."""
+    named = os.environ.get(MODEL_VARIABLE)
+    places = [Path(named)] if named else [DEFAULT_MODEL_DIR]
+    if not named and (CHECKOUT / "pyproject.toml").is_file():
+        places.append(CHECKOUT / DEFAULT_MODEL_DIR)
+    for place in places:
+        if place.exists():
+            return place
+    default = f"{named} (from {MODEL_VARIABLE})" if named else str(DEFAULT_MODEL_DIR)
+    looked = " and ".join(dict.fromkeys(str(place.absolute()) for place in places))
+    raise ArtifactError(f"no model at the default {default}: looked in {looked}; train one with `tagger train`, "
+                        f"or give another model directory with --model DIR or {MODEL_VARIABLE}=DIR")

@@ -1,0 +1,280 @@
+"""A training run, from data to a saved and evaluated model: the model directory, resuming, the
+data and a fresh model, the training loop's records passed on as they come, each best model
+saved, and the test metrics at the end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import datasets
+import torch
+
+from tagger.model import artifact
+from tagger.model import compact
+from tagger.data import corpus
+from tagger.train import distributed
+from tagger.model import embeddings
+from tagger.model import modeldir
+from tagger.core.config import Dimensions, Runtime, TrainConfig
+from tagger.model.encoding import Encoder, TrainingText, Vocabulary
+from tagger.core.entities import is_bioes
+from tagger.core.errors import ArtifactError, DataError, TaggerError, plural
+from tagger.use.evaluation import evaluate
+from tagger.use.metrics import Metrics
+from tagger.model.network import BiLSTMTagger
+from tagger.use.predict import Tagger
+from tagger.data.sources import Source
+from tagger.train.threads import AdaptiveThreads
+from tagger.train.records import Epoch, Finished, Record, Started, Stopped
+from tagger.train.loop import TrainingState, fit
+
+
+def train(config: TrainConfig, source: str | Source, model_dir: Path, runtime: Runtime = Runtime(), *,
+          overwrite: bool = False, stop: threading.Event | None = None) -> Iterator[Record]:
+    """Train on `source` (a location, or a file per split), save the best model by dev F1 to `model_dir`, evaluate it on test.
+
+    A checkpoint in `model_dir` after every epoch lets `resume` continue the run exactly where
+    it stopped. Setting `stop` ends the run after the step under way, with a checkpoint and a
+    Stopped record; so does closing this generator, without the record.
+
+    Started by torchrun as several processes, each trains its share of every batch
+    (DistributedDataParallel); the main process alone reads and writes `model_dir`.
+    """
+    config = replace(config, embeddings=embeddings.locate(config.embeddings))
+    yield from _run(Path(model_dir), runtime, stop, (config, Source.of(source)), overwrite)
+
+
+def resume(model_dir: Path, runtime: Runtime = Runtime(), *, stop: threading.Event | None = None) -> Iterator[Record]:
+    """Continue the unfinished run in `model_dir` where it stopped, with the options and data it
+    started with; as `train` otherwise."""
+    yield from _run(Path(model_dir), runtime, stop, None, overwrite=False)
+
+
+def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None, new: tuple[TrainConfig, Source] | None,
+         overwrite: bool) -> Iterator[Record]:
+    world = distributed.World.from_environment()
+    device = world.device(runtime.device)
+    if device.type == "cpu" and runtime.precision != "fp32":
+        raise TaggerError(f"--precision {runtime.precision}: mixed precision is for CUDA GPUs; "
+                          "train on the CPU with --precision fp32")
+    threads = torch.get_num_threads()
+    adapt = None
+    if runtime.threads is not None:
+        torch.set_num_threads(runtime.threads)
+    elif "OMP_NUM_THREADS" in os.environ:  # torch's own way to choose, and it has chosen
+        pass
+    elif world.size == 1 and device.type == "cpu" and AdaptiveThreads.possible():
+        adapt = AdaptiveThreads()
+    else:  # each of several processes on a core of its own; a GPU's work is not on the CPU's threads
+        torch.set_num_threads(1)
+    try:
+        with distributed.process_group(world, device, runtime.timeout):
+            yield from _train(model_dir, runtime, stop or threading.Event(), new, overwrite, world, device, adapt)
+    finally:
+        torch.set_num_threads(threads)  # a Python caller's own setting, as it was
+
+
+def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[TrainConfig, Source] | None,
+           overwrite: bool, world: distributed.World, device: torch.device,
+           adapt: AdaptiveThreads | None) -> Iterator[Record]:
+    started = time.perf_counter()
+    checkpoint, failure = None, None
+    if world.is_main:
+        try:
+            artifact.recover_interrupted_save(model_dir)  # a crash mid-save may have left the run's directory aside
+            if new is None:
+                checkpoint = _checkpoint_to_resume(model_dir)
+                artifact.check_writable(model_dir)
+            else:
+                artifact.prepare_model_dir(model_dir, overwrite)
+        except TaggerError as error:
+            failure = error
+    distributed.raise_if_any_failed(world, failure)
+    checkpoint = distributed.broadcast_from_main(world, checkpoint)  # every process resumes from the main one's
+    config, source = new or (TrainConfig.from_dict(checkpoint["config"]), Source.of(checkpoint["data"]))
+
+    failure = None
+    try:
+        splits, train_sentences, dev_split, held_out = _load_data(config, source, world)
+        torch.manual_seed(config.seed)
+        # A run that an earlier version started keeps its frozen vectors in half precision.
+        frozen_bits = 16 if checkpoint is not None and "frozen_vectors" in checkpoint["model"] else 4
+        model, encoder, coverage = build_model(config, train_sentences.tokens(), train_sentences.tag_names,
+                                               frozen_bits)
+    except TaggerError as error:
+        failure = error
+    distributed.raise_if_any_failed(world, failure)
+    model.to(device)
+    state = TrainingState.start(model, config, runtime, world)
+    if checkpoint is not None:
+        try:
+            state.restore(checkpoint, device)
+        except RuntimeError:  # the weights' shapes differ: the words or tags of the data are not the run's
+            raise DataError(f"{source.location}: the data changed since the run started (its words or tags differ "
+                            f"from the checkpoint's); restore it to resume, or start again with --overwrite") from None
+    resumed_at = (state.position.epoch, state.position.step) if checkpoint is not None else None
+    yield Started(len(train_sentences), sum(train_sentences.lengths), 0 if dev_split is None else len(dev_split), held_out,
+                  len(splits["test"]) if "test" in splits else 0, encoder.tags.items, len(encoder.words),
+                  coverage, sum(p.numel() for p in model.parameters()), str(device), world.size, resumed_at,
+                  _untrained_types(splits, train_sentences.tag_names), config.train_with_dev, config.model.decoder)
+    if stop.is_set():  # before the first step: nothing to keep
+        yield Stopped(state.position.epoch, state.position.step, resumable=checkpoint is not None,
+                      best_model_saved=modeldir.has_model(model_dir))
+        return
+
+    def save_checkpoint() -> None:
+        if world.is_main:
+            artifact.save_checkpoint(model_dir, state.checkpoint(config, source.located().to_dict()))
+
+    def save_where_lost() -> str:
+        save_checkpoint()
+        if world.is_main:
+            return f"the run is saved at epoch {state.position.epoch}, step {state.position.step}"
+        return f"process 0 keeps the run's checkpoint in {model_dir}"
+
+    summary = {"data": source.located().to_dict(), "options": {key: value for key, value in asdict(config).items() if key != "model"},
+               "runtime": {"device": str(device), "precision": runtime.precision, "processes": world.size}}
+    # Only the main process evaluates: the others need no dev sentences in memory.
+    dev_data = None if config.train_with_dev else \
+        (dev_split["tokens"], corpus.tag_sequences(dev_split)) if world.is_main else ([], [])
+    try:
+        with distributed.on_lost_peers(world, save_where_lost):
+            for record in fit(state, encoder, train_sentences, dev_data, config, runtime, device, adapt):
+                if isinstance(record, Epoch):
+                    if record.is_best and world.is_main:
+                        artifact.save_model(model_dir, model, encoder, {
+                            **summary, "best_epoch": record.epoch, "dev": record.dev and record.dev.to_dict()})
+                    save_checkpoint()
+                yield record
+                if stop.is_set():
+                    save_checkpoint()
+                    yield Stopped(state.position.epoch, state.position.step, resumable=True,
+                                  best_model_saved=modeldir.has_model(model_dir))
+                    return
+    except GeneratorExit:  # the caller stops reading between two steps: keep the run's place
+        save_checkpoint()
+        raise
+
+    position = state.position
+    test = None
+    if world.is_main:
+        if "test" in splits:
+            test = evaluate(Tagger.load(model_dir, str(device)), splits["test"]["tokens"],
+                            corpus.tag_sequences(splits["test"]))
+            artifact.update_training(model_dir, test=test.to_dict())
+        artifact.remove_checkpoint(model_dir)
+    yield Finished(position.best_epoch, position.best_dev and Metrics.from_dict(position.best_dev), test,
+                   stopped_early=position.since_best >= config.patience, seconds=time.perf_counter() - started)
+
+
+def _load_data(config: TrainConfig, source: Source,
+               world: distributed.World) -> tuple[datasets.DatasetDict, corpus.TrainingSentences, datasets.Dataset | None,
+                                                  bool]:
+    """The corpus, the sentences to train on and the split to choose the best epoch on (with
+    train_with_dev, the dev split trained on, if any), and whether that was held out of train."""
+    splits = corpus.load_corpus(source)
+    if "train" not in splits:
+        raise DataError(f"{source.location}: no train split (it has: {', '.join(splits)}); name a file or "
+                        "folder for it train, or give it with --train")
+    train_split, held_out = splits["train"], "validation" not in splits
+    if corpus.tag_names(train_split) == ["O"]:
+        raise DataError(f"{source.location}: every tag of the train split is O, so there is nothing to learn; "
+                        "check the tags column (or --tags-column)")
+    dev_split = splits.get("validation")
+    if config.train_with_dev:  # with no dev split, the final model trains on all of train
+        if not held_out:
+            if len({is_bioes(corpus.tag_names(split)) for split in (train_split, dev_split)
+                    if corpus.tag_names(split) != ["O"]}) > 1:
+                raise DataError(f"{source.location}: train and dev are tagged in different schemes (one BIOES, the "
+                                "other IOB); tag them alike to train on both together")
+            train_split = corpus.joined([train_split, dev_split])
+        held_out = False
+    elif held_out:
+        if len(train_split) * config.dev_fraction < 1:
+            raise DataError(f"{source.location}: {plural(len(train_split), 'sentence')} to train on, too few to hold "
+                            f"{config.dev_fraction:.0%} of them out as a dev set; give a dev set with --dev FILE "
+                            "(or a dev file beside train in the folder)")
+        parts = train_split.train_test_split(test_size=config.dev_fraction, seed=config.seed)
+        train_split, dev_split = parts["train"], parts["test"]
+    elif len(dev_split) == 0:
+        raise DataError(f"{source.location}: the dev split has no sentences; give one that has")
+    if len(train_split) < world.size:
+        raise DataError(f"{source.location}: {plural(len(train_split), 'sentence')} to train on for {world.size} "
+                        "processes; start fewer processes")
+    return splits, corpus.TrainingSentences(train_split), dev_split, held_out
+
+
+def _untrained_types(splits: datasets.DatasetDict, trained_tags: list[str]) -> tuple[str, ...]:
+    trained = {tag[2:] for tag in trained_tags}
+    return tuple(sorted({tag[2:] for split in ("validation", "test") if split in splits
+                         for tag in corpus.tag_names(splits[split]) if tag != "O"} - trained))
+
+
+def _checkpoint_to_resume(model_dir: Path) -> dict:
+    if modeldir.is_exported(model_dir):
+        raise ArtifactError(f"{model_dir}: holds a model exported to ONNX, which tags text but cannot train; resume "
+                            "the run of the torch model it was exported from (its config.json names it)")
+    checkpoint = artifact.load_checkpoint(model_dir)
+    if checkpoint is None:
+        if modeldir.has_model(model_dir):
+            raise ArtifactError(f"{model_dir}: holds a finished model, no run to resume; train without --resume and "
+                                "with --overwrite to replace it with a new run")
+        raise ArtifactError(f"{model_dir}: has no run to resume; train without --resume to start a new run")
+    return checkpoint
+
+
+def build_model(config: TrainConfig, sentences: Iterable[Sequence[str]], tag_names: Sequence[str],
+                frozen_bits: int = 4) -> tuple[BiLSTMTagger, Encoder, float | None]:
+    """A fresh model and its encoder, with pretrained vectors where `config.embeddings` has them,
+    those of words the training data lacks kept in `frozen_bits` bits a value (tagger.model.compact).
+
+    Also returns the share of training tokens the pretrained vectors cover (None without them).
+    """
+    pretrained = embeddings.load_vectors(config.embeddings)
+    kept = pretrained.words[:config.pretrained_words] if pretrained else []
+    text = TrainingText.count(sentences)
+    encoder = Encoder.from_counts(text, tag_names, kept)
+    trained_words = len(Vocabulary(text.word_counts))  # the encoder lists training words first
+    dimensions = Dimensions(len(encoder.words), len(encoder.chars), len(encoder.tags),
+                            word_dim=pretrained.dim if pretrained else 100,
+                            frozen_words=len(encoder.words) - trained_words, frozen_bits=frozen_bits)
+    model = BiLSTMTagger(config.model, dimensions)
+    if pretrained is None:
+        return model, encoder, None
+    matrix = embeddings.embedding_matrix(encoder.words, pretrained, config.seed)
+    model.word_embedding.weight.data.copy_(torch.from_numpy(matrix[:trained_words]))
+    if frozen_bits == 4:
+        codes, scales = compact.pack_nibbles(matrix[trained_words:])
+        model.frozen_codes.copy_(torch.from_numpy(codes))
+        model.frozen_scales.copy_(torch.from_numpy(scales))
+    else:
+        model.frozen_vectors.copy_(torch.from_numpy(matrix[trained_words:]))
+    known = set(pretrained.words)
+    covered = sum(count for word, count in text.word_counts.items() if word in known)
+    return model, encoder, covered / max(1, text.word_counts.total())
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """On Ctrl-C or SIGTERM (a scheduler's or torchrun's stop), set `stop`: the run ends after the
+    step under way, with a checkpoint. A second signal raises KeyboardInterrupt at once."""
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+
+    def on_signal(signum, frame):
+        stop.set()
+        for stop_signal in stop_signals:
+            signal.signal(stop_signal, signal.default_int_handler)
+
+    previous = {stop_signal: signal.signal(stop_signal, on_signal) for stop_signal in stop_signals}
+    try:
+        yield
+    finally:
+        for stop_signal, handler in previous.items():
+            signal.signal(stop_signal, handler)
