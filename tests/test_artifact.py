@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from tagger.model import artifact
-from tagger.model import modeldir
-from tagger.model.artifact import save_model
-from tagger.model.modeldir import load_model
 from tagger.core.config import Dimensions, ModelConfig
-from tagger.model.encoding import Encoder
 from tagger.core.errors import ArtifactError
+from tagger.model import artifact, modeldir
+from tagger.model.artifact import save_model
+from tagger.model.encoding import Encoder
+from tagger.model.modeldir import load_model
 from tagger.model.network import BiLSTMTagger
 
 FIXTURES = Path(__file__).parent / "fixtures"

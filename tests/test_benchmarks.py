@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import train_small, write_corpus
 
 pytestmark = pytest.mark.benchmark

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import make_sentences, write_conll
 
-from tagger.data.corpus import TrainingSentences, load_corpus, load_split, tag_sequences
 from tagger.core.entities import to_iob2
 from tagger.core.errors import DataError
+from tagger.data.corpus import TrainingSentences, load_corpus, load_split, tag_sequences
 from tagger.data.sources import HubDataset, Source, resolve
-
-from conftest import make_sentences, write_conll
 
 SENTENCES = make_sentences(5, seed=7)
 

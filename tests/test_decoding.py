@@ -8,9 +8,9 @@ import itertools
 import numpy as np
 import torch
 
+from tagger.core.entities import entities
 from tagger.model.crf import Crf, log_partition
 from tagger.model.decoding import Constraints, Transitions, best_allowed, decode, marginals, viterbi
-from tagger.core.entities import entities
 
 IOB2 = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 BIOES = ["O", "B-PER", "I-PER", "E-PER", "S-PER"]

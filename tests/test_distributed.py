@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import free_port, wait_until
+
 from tagger.model.encoding import length_bucketed_batches
 
 OPTIONS = ["--embeddings", "none", "--hidden-size", "32", "--batch-size", "8", "--lr", "0.01", "--device", "cpu"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tagger.cli.render import EXAMPLES_PER_CATEGORY, error_tables, in_context
 from tagger.core.entities import Entity
 from tagger.use.error_analysis import CATEGORIES, analyse
 from tagger.use.metrics import entity_metrics
-from tagger.cli.render import EXAMPLES_PER_CATEGORY, error_tables, in_context
 
 TOKENS = ["Ada", "Brandt", "of", "Norvik", "Bank", "met", "Lina", "in", "Port", "Arlo", "today"]
 GOLD = ["B-PER", "I-PER", "O", "B-ORG", "I-ORG", "O", "B-PER", "O", "B-LOC", "I-LOC", "O"]

@@ -14,12 +14,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from tagger.model.artifact import save_model
 from tagger.cli import app
 from tagger.core.config import Dimensions, ModelConfig
+from tagger.model.artifact import save_model
 from tagger.model.encoding import Encoder
-from tagger.use.export import export
 from tagger.model.network import BiLSTMTagger
+from tagger.use.export import export
 from tagger.use.predict import Tagger
 
 runner = CliRunner()

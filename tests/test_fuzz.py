@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tagger.data import corpus
 from tagger.core.entities import to_iob2
 from tagger.core.errors import DataError
+from tagger.data import corpus
 
 SMALL, LARGE, LARGE_ROUND_TRIPS = 150, 10_000, 2_000
 TYPES = ["PER", "LOC", "ORG", "MISC"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tagger.core.config import Dimensions, ModelConfig
 from tagger.model.decoding import Constraints, decode
 from tagger.model.encoding import UNK_ID, Encoder, Vocabulary, normalise_word
-from tagger.core.config import Dimensions, ModelConfig
 from tagger.model.network import BiLSTMTagger, Tensors
 
 SENTENCES = [["Ada", "Brandt", "visited", "Velden", "in", "1996", "."], ["Corva", "fell", "."]]

@@ -14,8 +14,8 @@ import threading
 import pytest
 from typer.testing import CliRunner
 
-from tagger.data import text
 from tagger.cli import app
+from tagger.data import text
 
 runner = CliRunner()
 

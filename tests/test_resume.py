@@ -12,7 +12,6 @@ import time
 
 import pytest
 import torch
-
 from conftest import wait_until
 
 OPTIONS = ["--embeddings", "none", "--hidden-size", "32", "--batch-size", "8", "--epochs", "3", "--device", "cpu"]

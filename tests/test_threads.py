@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 import tagger
 from tagger.cli import app
+from tagger.core.config import cores
 from tagger.core.errors import TaggerError, plural
 from tagger.train.threads import AdaptiveThreads
-from tagger.core.config import cores
 
 
 @pytest.mark.skipif(not AdaptiveThreads.possible(), reason="needs Linux's /proc/stat and two cores or more")

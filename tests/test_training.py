@@ -11,10 +11,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from tagger.model import artifact
-from tagger.model import modeldir
 from tagger.core.config import ModelConfig, Runtime, TrainConfig
 from tagger.core.errors import TaggerError
+from tagger.model import artifact, modeldir
 from tagger.train.records import Epoch, Finished, Started, Step, Stopped
 from tagger.train.run import resume, train
 
@@ -155,6 +154,7 @@ def test_training_on_train_and_dev_keeps_the_last_epoch_and_scores_it_on_test(co
 
 def test_training_on_train_and_dev_takes_the_tags_of_both_or_all_of_train_when_there_is_no_dev(tmp_path):
     from conftest import write_conll, write_corpus
+
     from tagger.core.errors import DataError
 
     corpus = write_corpus(tmp_path / "corpus", train=40, dev=0)

@@ -18,8 +18,17 @@ from typing import Annotated
 import typer
 from typer.core import TyperOption
 
-from tagger.core.config import (DECODERS, INPUT_FORMATS, OUTPUT_FORMATS, PRECISIONS, PREDICT_BATCH_TOKENS, ModelConfig,
-                           Runtime, TrainConfig, package_version)
+from tagger.core.config import (
+    DECODERS,
+    INPUT_FORMATS,
+    OUTPUT_FORMATS,
+    PRECISIONS,
+    PREDICT_BATCH_TOKENS,
+    ModelConfig,
+    Runtime,
+    TrainConfig,
+    package_version,
+)
 from tagger.core.errors import TaggerError
 
 # Help texts are rich markup, where [word] is a tag and vanishes: a bracket meant as one is
@@ -58,8 +67,7 @@ TaggingThreadsOption = Annotated[int | None, typer.Option(
 def _tagging_processes(threads: int | None) -> int:
     """The worker processes that predict and eval tag a large input on: --threads, checked, else
     every core tagger may use."""
-    from tagger.core.config import check_threads
-    from tagger.core.config import cores
+    from tagger.core.config import check_threads, cores
 
     if threads is None:
         return cores()
@@ -175,15 +183,17 @@ def train(
     """
     from rich.console import Console
 
-    from tagger.model.modeldir import has_checkpoint
-    from tagger.core.config import model_dir_to_train
-    from tagger.train.distributed import FailedElsewhere, World
     from tagger.cli.render import show_training
+    from tagger.core.config import model_dir_to_train
     from tagger.data.corpus import quiet_datasets
-    from tagger.train.records import Finished
-    from tagger.train.run import resume as resume_run, stop_on_signals, train as train_model
-    from tagger.train.settings import refuse_settings_unlike_the_run, with_epochs_from
     from tagger.data.sources import Source
+    from tagger.model.modeldir import has_checkpoint
+    from tagger.train.distributed import FailedElsewhere, World
+    from tagger.train.records import Finished
+    from tagger.train.run import resume as resume_run
+    from tagger.train.run import stop_on_signals
+    from tagger.train.run import train as train_model
+    from tagger.train.settings import refuse_settings_unlike_the_run, with_epochs_from
 
     quiet_datasets()
     model = model or model_dir_to_train()
@@ -265,8 +275,8 @@ def evaluate(
     """Evaluate a saved model: entity precision, recall and F1, overall and per type."""
     from tagger.core.config import model_dir_to_read
     from tagger.data.corpus import quiet_datasets
-    from tagger.use.evaluation import evaluate_saved
     from tagger.data.sources import Source
+    from tagger.use.evaluation import evaluate_saved
 
     quiet_datasets()
     if sys.stdout is None:
@@ -349,10 +359,10 @@ def predict(
 ) -> None:
     """Tag raw UTF-8 text from stdin (or --input), streaming, and write it to stdout."""
     from tagger.core.config import model_dir_to_read
+    from tagger.data.text import open_input
     from tagger.use.formats import FORMATS, progress_on_terminal, write_tagged
     from tagger.use.memory import keep_heap_flat
     from tagger.use.predict import Tagger
-    from tagger.data.text import open_input
 
     if tokenized and input_format not in (InputFormat.text, InputFormat.tokenized):
         raise _fail(TaggerError(f"--tokenized and --input-format {input_format.value} both given; give one"))
@@ -390,7 +400,8 @@ def export(
     """Export a model to ONNX: a model directory that predict, eval and tagger.load() run with
     onnxruntime, without torch."""
     from tagger.core.config import model_dir_to_read
-    from tagger.use.export import check_target, export as export_model
+    from tagger.use.export import check_target
+    from tagger.use.export import export as export_model
 
     try:
         model = model or model_dir_to_read()

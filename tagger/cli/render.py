@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -13,10 +14,12 @@ from rich.table import Table
 from rich.text import Text
 
 from tagger.core.entities import Entity
-from tagger.use.error_analysis import CATEGORIES, ERROR_CATEGORIES, EntityError, ErrorReport, label
-from tagger.use.evaluation import Evaluation
-from tagger.use.metrics import Metrics
 from tagger.train.records import Epoch, Finished, Record, Started, Step, Stopped
+from tagger.use.error_analysis import CATEGORIES, ERROR_CATEGORIES, EntityError, ErrorReport, label
+from tagger.use.metrics import Metrics
+
+if TYPE_CHECKING:  # the eval back end reads data: the display needs only its type
+    from tagger.use.evaluation import Evaluation
 
 EXAMPLES_PER_CATEGORY = 3  # the terminal shows a taste of each kind; the HTML report has every error
 CONTEXT_TOKENS = 5  # tokens shown on each side of an example

@@ -20,16 +20,27 @@ from pathlib import Path
 
 import torch
 
-from tagger.model import compact
 from tagger.core import files
-from tagger.model import format1
 from tagger.core.config import Dimensions, ModelConfig, package_version
-from tagger.model.encoding import Encoder
 from tagger.core.errors import ArtifactError
+from tagger.model import compact, format1
+from tagger.model.encoding import Encoder
+from tagger.model.modeldir import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    FORMAT_2_VOCAB_FILE,
+    FORMAT_VERSION,
+    ONNX_FILE,
+    READABLE_FORMATS,
+    TRAINING_FILE,
+    VOCAB_FILE,
+    WEIGHTS_FILE,
+    has_checkpoint,
+    has_model,
+    read_checked,
+    refuse_a_file,
+)
 from tagger.model.network import BiLSTMTagger
-from tagger.model.modeldir import (CHECKPOINT_FILE, CONFIG_FILE, FORMAT_2_VOCAB_FILE, FORMAT_VERSION, ONNX_FILE,
-                             READABLE_FORMATS, TRAINING_FILE, VOCAB_FILE, WEIGHTS_FILE, has_checkpoint, has_model,
-                             read_checked, refuse_a_file)
 
 # What tagger writes into a model directory, the temporary files of its atomic writes included.
 MODEL_FILES = frozenset({CONFIG_FILE, VOCAB_FILE, FORMAT_2_VOCAB_FILE, WEIGHTS_FILE, TRAINING_FILE, CHECKPOINT_FILE,

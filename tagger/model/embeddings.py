@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tagger.model.encoding import Vocabulary, normalise_word
 from tagger.core.errors import DataError
+from tagger.model.encoding import Vocabulary, normalise_word
 
 
 @dataclass(frozen=True)

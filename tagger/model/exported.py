@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from tagger.core.config import Dimensions, ModelConfig
+from tagger.core.errors import ArtifactError, TaggerError
 from tagger.model.decoding import Transitions
 from tagger.model.encoding import Batch
-from tagger.core.errors import ArtifactError, TaggerError
 from tagger.model.modeldir import CONFIG_FILE, ONNX_FILE, read_checked
 
 

@@ -17,10 +17,10 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from tagger.model import format1
 from tagger.core.config import NETWORK_THREADS, Dimensions, ModelConfig, check_threads
-from tagger.model.encoding import Encoder
 from tagger.core.errors import ArtifactError
+from tagger.model import format1
+from tagger.model.encoding import Encoder
 
 FORMAT_VERSION = 3  # 3: compact weights (tagger.model.compact) and vocab.json.gz
 READABLE_FORMATS = (1, 2, 3)

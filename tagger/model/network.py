@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from tagger.model.compact import NIBBLE_OFFSET
 from tagger.core.config import Dimensions, ModelConfig
+from tagger.model.compact import NIBBLE_OFFSET
 from tagger.model.crf import Crf
 from tagger.model.decoding import Transitions
 from tagger.model.encoding import PAD_ID, PAD_TAG_ID, UNK_ID, Batch

@@ -8,17 +8,27 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import torch
 
-from tagger.train import distributed
 from tagger.core.config import Runtime, TrainConfig
-from tagger.data.corpus import TrainingSentences
 from tagger.model.encoding import Encoder, length_bucketed_batches
-from tagger.use.evaluation import evaluate
 from tagger.model.network import BiLSTMTagger, Tensors
-from tagger.use.predict import Tagger
+from tagger.train import distributed
 from tagger.train.records import Epoch, Step
+from tagger.use.metrics import evaluate
+from tagger.use.predict import Tagger
+
+
+class Sentences(Protocol):
+    """The training sentences as the loop reads them: their lengths, and the tokens and tags of
+    a batch of them (tagger.data.corpus.TrainingSentences, or lists held in memory)."""
+
+    lengths: Sequence[int]
+
+    def take(self, indices: Sequence[int]) -> tuple[list[list[str]], list[list[str]]]: ...
+
 
 # The --precision names as torch's types.
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -108,7 +118,7 @@ _NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
                    else {"broadcast_buffers": False})
 
 
-def fit(state: TrainingState, encoder: Encoder, train_sentences: TrainingSentences,
+def fit(state: TrainingState, encoder: Encoder, train_sentences: Sentences,
         dev_data: tuple[Sequence, Sequence] | None, config: TrainConfig, runtime: Runtime,
         device: torch.device, adapt_threads: Callable[[], None] | None = None) -> Iterator[Step | Epoch]:
     """Train from `state` until `config.epochs`, or `config.patience` epochs without a better

@@ -16,24 +16,20 @@ from pathlib import Path
 import datasets
 import torch
 
-from tagger.model import artifact
-from tagger.model import compact
-from tagger.data import corpus
-from tagger.train import distributed
-from tagger.model import embeddings
-from tagger.model import modeldir
 from tagger.core.config import Dimensions, Runtime, TrainConfig
-from tagger.model.encoding import Encoder, TrainingText, Vocabulary
 from tagger.core.entities import is_bioes
 from tagger.core.errors import ArtifactError, DataError, TaggerError, plural
-from tagger.use.evaluation import evaluate
-from tagger.use.metrics import Metrics
-from tagger.model.network import BiLSTMTagger
-from tagger.use.predict import Tagger
+from tagger.data import corpus
 from tagger.data.sources import Source
-from tagger.train.threads import AdaptiveThreads
-from tagger.train.records import Epoch, Finished, Record, Started, Stopped
+from tagger.model import artifact, compact, embeddings, modeldir
+from tagger.model.encoding import Encoder, TrainingText, Vocabulary
+from tagger.model.network import BiLSTMTagger
+from tagger.train import distributed
 from tagger.train.loop import TrainingState, fit
+from tagger.train.records import Epoch, Finished, Record, Started, Stopped
+from tagger.train.threads import AdaptiveThreads
+from tagger.use.metrics import Metrics, evaluate
+from tagger.use.predict import Tagger
 
 
 def train(config: TrainConfig, source: str | Source, model_dir: Path, runtime: Runtime = Runtime(), *,

@@ -7,12 +7,10 @@ import shlex
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-from tagger.model import artifact
-from tagger.model import embeddings
-from tagger.model import modeldir
 from tagger.core.config import ModelConfig, TrainConfig
 from tagger.core.errors import ArtifactError, TaggerError
 from tagger.data.sources import Source
+from tagger.model import artifact, embeddings, modeldir
 
 
 def settings_unlike_the_run(model_dir: Path, config: TrainConfig, source: str | Source) -> set[str]:

@@ -1,24 +1,18 @@
-"""Evaluating a model's tags against gold ones: the back end of `tagger eval`, and of the dev and
-test metrics in training."""
+"""The back end of `tagger eval`: a saved model scored on a split of labelled data, with the
+breakdown of its errors if asked. Training scores dev with `tagger.use.metrics.evaluate`."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tagger.data import corpus
-from tagger.model.modeldir import load_model
 from tagger.data.sources import Source
+from tagger.model.modeldir import load_model
 from tagger.use.error_analysis import ErrorReport, analyse
 from tagger.use.metrics import Metrics, entity_metrics
 from tagger.use.predict import Tagger, tag_in_batches
-
-
-def evaluate(tagger: Tagger, sentences: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> Metrics:
-    """Tag `sentences` and compare the tags with `gold`."""
-    return entity_metrics(gold, [tagged.tags for tagged in tagger.tag(sentences, with_probabilities=False)])
 
 
 @dataclass(frozen=True)

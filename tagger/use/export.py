@@ -23,14 +23,21 @@ from pathlib import Path
 import numpy as np
 
 from tagger.core import files
+from tagger.core.config import Dimensions, ModelConfig, package_version
+from tagger.core.errors import ArtifactError, TaggerError
 from tagger.model.artifact import WORD_SCALES, read_weights
 from tagger.model.compact import NIBBLE_OFFSET
-from tagger.core.config import Dimensions, ModelConfig
 from tagger.model.encoding import PAD_ID, Encoder
-from tagger.core.errors import ArtifactError, TaggerError
+from tagger.model.modeldir import (
+    CONFIG_FILE,
+    EXPORTED,
+    FORMAT_VERSION,
+    ONNX_FILE,
+    TRAINING_FILE,
+    VOCAB_FILE,
+    load_model,
+)
 from tagger.model.network import BiLSTMTagger
-from tagger.core.config import package_version
-from tagger.model.modeldir import CONFIG_FILE, EXPORTED, FORMAT_VERSION, ONNX_FILE, TRAINING_FILE, VOCAB_FILE, load_model
 
 OPSET = 17
 LOGITS_TOLERANCE = 1e-4  # the exported network's logits against torch's, on the probe batch

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
-from tagger.use.predict import Doc, Tagger, tag_in_batches
 from tagger.data.text import DOCSTART, Input, Line, read_lines
+from tagger.use.predict import Doc, Tagger, tag_in_batches
 
 
 @dataclass(frozen=True)

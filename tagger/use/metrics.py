@@ -6,11 +6,15 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from seqeval.metrics import classification_report, f1_score
 from seqeval.scheme import IOB2, IOBES
 
 from tagger.core.entities import is_bioes, to_scheme
+
+if TYPE_CHECKING:
+    from tagger.use.predict import Tagger
 
 
 @dataclass(frozen=True)
@@ -65,3 +69,8 @@ def entity_metrics(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[s
 def _type_metrics(values: dict) -> TypeMetrics:
     return TypeMetrics(float(values["precision"]), float(values["recall"]), float(values["f1-score"]),
                        int(values["support"]))
+
+
+def evaluate(tagger: Tagger, sentences: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> Metrics:
+    """Tag `sentences` and compare the tags with `gold`: how training scores dev after each epoch."""
+    return entity_metrics(gold, [tagged.tags for tagged in tagger.tag(sentences, with_probabilities=False)])

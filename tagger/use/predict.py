@@ -12,12 +12,12 @@ from typing import NamedTuple, Protocol, TypeVar
 import numpy as np
 
 from tagger.core.config import NETWORK_THREADS, PREDICT_BATCH_TOKENS
-from tagger.model.decoding import Constraints, Transitions, decode
-from tagger.model.encoding import Batch, Encoder
 from tagger.core.entities import Entity, entities
 from tagger.core.errors import TaggerError
-from tagger.model.modeldir import load_model
 from tagger.data.text import Sentence, joined_sentence, split_sentences
+from tagger.model.decoding import Constraints, Transitions, decode
+from tagger.model.encoding import Batch, Encoder
+from tagger.model.modeldir import load_model
 
 BATCH_SENTENCES = 256  # sentences the model reads at once
 BATCH_PADDED_TOKENS = 1 << 14  # and at most this many tokens, padding included: long sentences go fewer at a time

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tagger.data.corpus import read_conll
+from tagger.data.text import read_lines
 from tagger.model.decoding import decode
 from tagger.use.formats import format_jsonl
 from tagger.use.predict import Doc, Tagged, Tagger, _batches
-from tagger.data.text import read_lines
 
 STAGES = ("tokenising", "encoding", "network", "decoding", "writing")
 

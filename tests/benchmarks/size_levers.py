@@ -29,8 +29,8 @@ import torch
 
 from tagger.data.corpus import read_conll, tag_sequences
 from tagger.model.encoding import Vocabulary
-from tagger.use.metrics import entity_metrics
 from tagger.model.modeldir import load_model
+from tagger.use.metrics import entity_metrics
 from tagger.use.predict import Tagger
 
 
