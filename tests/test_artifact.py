@@ -398,4 +398,4 @@ def test_a_format_1_run_resumes_and_finishes_as_the_current_format(tmp_path, mon
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["format_version"] == 3 and config["model"]["hidden_size"] == 16
     assert config["dimensions"]["frozen_bits"] == 16  # its vectors kept as the run began with them
-    assert load_model(Path("run")).training["options"]["epochs"] == 6
+    assert load_model(Path("run")).training["config"]["epochs"] == 6

@@ -69,7 +69,7 @@ def test_train_with_dev_trains_as_the_dev_run_did_for_its_best_epoch_and_says_so
     assert f"Trained for {best} epochs with no dev set to choose an epoch on" in result.stdout
     assert "Test set (last epoch's model)" in result.stdout
     summary = json.loads((final / "training.json").read_text())
-    assert summary["best_epoch"] == best and summary["dev"] is None and summary["options"]["train_with_dev"]
+    assert summary["best_epoch"] == best and summary["dev"] is None and summary["config"]["train_with_dev"]
     scored = invoke("eval", "--data", corpus, "--model", final, "--split", "dev", "--json")
     assert scored.exit_code == 0 and json.loads(scored.stdout)["trained_on"]
     assert scored.stderr.startswith(f"warning: {final} was trained on this dev split (--train-with-dev)")
@@ -78,8 +78,8 @@ def test_train_with_dev_trains_as_the_dev_run_did_for_its_best_epoch_and_says_so
         (["--epochs-from", final, *as_the_dev_run], "its model was not chosen on a dev set"),
         (["--epochs-from", model, "--embeddings", "none", "--device", "cpu"],
          f"{model} was trained with --batch-size 8, --decoder softmax, --hidden-size 32, --lr 0.01: give the same"),
-        (["--epochs", "2", "--patience", "1"], "--patience does not apply to --train-with-dev"),
-        (["--epochs-from", model, *as_the_dev_run, "--patience", "1"], "--patience does not apply to --train-with-dev"),
+        (["--epochs", "2", "--patience", "1"], "patience (--patience) does not apply to train_with_dev (--train-with-dev)"),
+        (["--epochs-from", model, *as_the_dev_run, "--patience", "1"], "patience (--patience) does not apply to train_with_dev (--train-with-dev)"),
     ]:
         refused = invoke("train", "--data", corpus, "--model", tmp_path / "again", "--train-with-dev", *args)
         assert refused.exit_code == 2 and message in refused.stderr, refused.output
@@ -322,17 +322,17 @@ def test_predict_streams_before_the_input_ends(trained):
      "mixed precision is for CUDA GPUs"),
     (["train", "--model", "{model}", "--resume"], "holds a finished model, no run to resume"),
     (["train", "--data", "{corpus}", "--model", "{missing}", "--train-with-dev"],
-     "--train-with-dev leaves no dev set to choose an epoch on: give --epochs N, or --epochs-from MODEL_DIR"),
+     "train_with_dev (--train-with-dev) leaves no dev set to choose an epoch on: give epochs (--epochs)"),
     (["train", "--data", "{corpus}", "--model", "{missing}", "--epochs-from", "{model}"],
-     "--epochs-from is for --train-with-dev"),
+     "epochs_from (--epochs-from) is for train_with_dev (--train-with-dev)"),
     (["train", "--data", "{corpus}", "--model", "{missing}", "--train-with-dev", "--epochs-from", "{model}",
-      "--epochs", "3"], "--epochs and --epochs-from both given"),
+      "--epochs", "3"], "epochs (--epochs) and epochs_from (--epochs-from) both given"),
     (["train", "--data", "{corpus}", "--model", "{missing}", "--train-with-dev", "--epochs-from", "{corpus}/none"],
      "none: no such directory; --epochs-from takes the directory of a model trained with a dev set"),
     (["train", "--data", "{corpus}", "--model", "{model}", "--train-with-dev", "--epochs-from", "{model}",
       "--overwrite"], "the new model would replace the run it takes its epochs from"),
     (["train", "--model", "{model}", "--resume", "--train-with-dev", "--epochs-from", "{model}"],
-     "--epochs-from does not apply to --resume"),
+     "epochs_from (--epochs-from) does not apply to resuming"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(trained, tmp_path, args, message):
     corpus, model, _ = trained
@@ -608,19 +608,19 @@ def test_predict_runs_without_the_glove_package_or_training_code(trained):
 def test_resume_refuses_options_unlike_the_run_s_and_takes_the_same_ones(tmp_path, monkeypatch):
     from test_artifact import FORMAT_1
 
-    from tagger.core.config import TrainConfig
-    from tagger.train.settings import settings_unlike_the_run
+    from tagger.train.rundir import RunDirectory
+    from tagger.train.settings import refuse_settings_unlike_the_run
 
     shutil.copytree(FORMAT_1, tmp_path, dirs_exist_ok=True)
     monkeypatch.chdir(tmp_path)  # the run's data and vectors are relative paths
     checkpoint = (tmp_path / "run" / "checkpoint.pt").read_bytes()
     result = invoke("train", "--model", "run", "--resume", "--data", "corpus", "--epochs", "9", "--seed", "1")
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr == ("error: run: the run started with other --epochs; --resume continues it with its own, "
-                             "so leave them out (or start a new run with --overwrite)\n")
+    assert result.stderr.startswith("error: run: the run started with other --epochs; resume continues it with its own")
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == checkpoint
-    same = TrainConfig(embeddings="vectors.txt", epochs=6, patience=6, batch_size=8, lr=0.01, seed=1)
-    assert not {"data", "embeddings", "epochs", "seed", "lr"} & settings_unlike_the_run(tmp_path / "run", same, "corpus")
+    config, source = RunDirectory.reopen(tmp_path / "run").started_with()
+    refuse_settings_unlike_the_run(tmp_path / "run", config, source, {"data": "corpus", "embeddings": "vectors.txt",
+                                                                       "epochs": 6, "seed": 1, "lr": 0.01})
 
 
 def test_a_malformed_datasets_file_is_one_line_in_a_real_process(trained, tmp_path):

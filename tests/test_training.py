@@ -19,6 +19,7 @@ from tagger.train.run import resume, train
 
 CONFIG = TrainConfig(ModelConfig(hidden_size=8, char_dim=8, char_filters=8), embeddings="none", epochs=4,
                      batch_size=8, lr=0.01)
+ON_DEV = replace(CONFIG, train_with_dev=True, patience=None)  # no dev F1 to wait for
 CPU = Runtime(device="cpu")
 
 
@@ -121,7 +122,7 @@ def test_a_run_with_relative_paths_resumes_from_any_directory(corpus, tmp_path, 
     monkeypatch.chdir(elsewhere)
     assert isinstance(list(resume(tmp_path / "model", CPU))[-1], Finished)
     summary = json.loads((tmp_path / "model" / "training.json").read_text())
-    assert summary["data"] == {"data": str(work / "corpus")} and summary["options"]["embeddings"] == str(work / "vectors.txt")
+    assert summary["data"] == {"data": str(work / "corpus")} and summary["config"]["embeddings"] == str(work / "vectors.txt")
 
 
 def test_resuming_on_data_whose_words_changed_says_so(corpus, tmp_path):
@@ -141,14 +142,14 @@ def test_resuming_on_data_whose_words_changed_says_so(corpus, tmp_path):
 
 def test_training_on_train_and_dev_keeps_the_last_epoch_and_scores_it_on_test(corpus, tmp_path):
     model_dir = tmp_path / "model"
-    records = list(train(replace(CONFIG, train_with_dev=True, epochs=3), corpus, model_dir, CPU))
+    records = list(train(replace(ON_DEV, epochs=3), corpus, model_dir, CPU))
     started, finished = records[0], records[-1]
     assert started.dev_trained and started.train_sentences == 60 + 12
     epochs = [record for record in records if isinstance(record, Epoch)]
     assert [(e.epoch, e.dev, e.is_best) for e in epochs] == [(1, None, True), (2, None, True), (3, None, True)]
     assert finished.best_epoch == 3 and finished.dev is None and finished.test is not None
     summary = json.loads((model_dir / "training.json").read_text())
-    assert summary["dev"] is None and summary["best_epoch"] == 3 and summary["options"]["train_with_dev"]
+    assert summary["dev"] is None and summary["best_epoch"] == 3 and summary["config"]["train_with_dev"]
     assert summary["test"] == finished.test.to_dict()
 
 
@@ -158,15 +159,15 @@ def test_training_on_train_and_dev_takes_the_tags_of_both_or_all_of_train_when_t
     from tagger.core.errors import DataError
 
     corpus = write_corpus(tmp_path / "corpus", train=40, dev=0)
-    records = list(train(replace(CONFIG, train_with_dev=True, epochs=1), str(corpus), tmp_path / "all", CPU))
+    records = list(train(replace(ON_DEV, epochs=1), str(corpus), tmp_path / "all", CPU))
     assert records[0].train_sentences == 40 and records[0].dev_sentences == 0  # nothing held out
     write_conll(corpus / "valid.txt", [[("Quorvath", "B-EVT"), ("fair", "I-EVT"), ("opened", "O")]])
-    records = list(train(replace(CONFIG, train_with_dev=True, epochs=1), str(corpus), tmp_path / "both", CPU))
+    records = list(train(replace(ON_DEV, epochs=1), str(corpus), tmp_path / "both", CPU))
     assert records[0].train_sentences == 41 and not records[0].untrained_types
     assert {"B-EVT", "I-EVT", "B-PER"} <= set(modeldir.load_model(tmp_path / "both").encoder.tags.items)
     write_conll(corpus / "valid.txt", [[("Quorvath", "S-PER"), ("opened", "O")]])
     with pytest.raises(DataError, match="train and dev are tagged in different schemes"):
-        list(train(replace(CONFIG, train_with_dev=True, epochs=1), str(corpus), tmp_path / "schemes", CPU))
+        list(train(replace(ON_DEV, epochs=1), str(corpus), tmp_path / "schemes", CPU))
 
 
 def test_epochs_are_not_taken_from_an_unfinished_run(corpus, tmp_path):
@@ -179,7 +180,7 @@ def test_epochs_are_not_taken_from_an_unfinished_run(corpus, tmp_path):
             break
     run.close()  # epoch 1's model is saved, the run is not finished
     with pytest.raises(ArtifactError, match="its run is unfinished, so its best epoch may not be its last word"):
-        with_epochs_from(replace(CONFIG, train_with_dev=True), set(), tmp_path / "dev-run", tmp_path / "final", False)
+        with_epochs_from(replace(ON_DEV, epochs=None, epochs_from=str(tmp_path / "dev-run")), tmp_path / "final")
 
 
 @pytest.mark.parametrize("settings, message", [

@@ -5,7 +5,7 @@ imports neither torch nor datasets (`tagger predict` must start fast)."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tagger.core.errors import ArtifactError, SettingError, TaggerError, plural
@@ -32,17 +32,26 @@ def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-# The settings `tagger train` takes as options of the same name (--lr-decay for lr_decay).
-TRAIN_OPTIONS = frozenset({"hidden_size", "dropout", "word_dropout", "epochs", "patience", "batch_size", "lr",
-                           "lr_decay"})
+# The settings `tagger train` takes as options of the same name (--lr-decay for lr_decay): its messages
+# name both.
+TRAIN_OPTIONS = frozenset({"hidden_size", "dropout", "word_dropout", "embeddings", "epochs", "patience", "batch_size",
+                           "lr", "lr_decay", "seed", "train_with_dev", "epochs_from", "precision", "device", "timeout",
+                           "threads"})
+DEFAULT_EPOCHS, DEFAULT_PATIENCE = 30, 5
+
+
+def setting(name: str) -> str:
+    """A setting as Python knows it and, where it is one, as the command line's option:
+    `lr_decay (--lr-decay)`, so that one message serves both."""
+    return f"{name} (--{name.replace('_', '-')})" if name in TRAIN_OPTIONS else name
 
 
 def _check(settings: object, name: str, holds: bool, remedy: str) -> None:
-    """A setting out of range: one line naming it as Python knows it, and as the command line
-    does where it is an option."""
+    """A setting out of range: one line naming it, with its value."""
     if not holds:
-        option = f" (--{name.replace('_', '-')})" if name in TRAIN_OPTIONS else ""
-        raise SettingError(f"{type(settings).__name__}.{name} = {getattr(settings, name)!r}{option}: {remedy}")
+        field, _, option = setting(name).partition(" ")
+        raise SettingError(f"{type(settings).__name__}.{field} = {getattr(settings, name)!r}{' ' + option if option else ''}: "
+                           f"{remedy}")
 
 
 @dataclass(frozen=True)
@@ -83,13 +92,20 @@ class Dimensions:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """What to train and how. A resumed run takes all of it from its checkpoint."""
+    """What to train and how, checked whole when made: each setting in its range and the
+    settings that go together, so that the command line and Python get the same answer before
+    any data is read. A resumed run takes all of it from its checkpoint.
+
+    `epochs` and `patience` left at None take their defaults (30, 5), but for training on train
+    + dev: with no dev F1 to stop on it takes no patience, and its epochs are given, or taken
+    from the best epoch of the dev run `epochs_from` names (tagger.train.settings).
+    """
 
     model: ModelConfig = ModelConfig()
     embeddings: str = "glove"  # glove (GloVe 6B 50d), none, or a GloVe / word2vec text file
     pretrained_words: int = 250_000  # most frequent pretrained words kept for text unseen in training
-    epochs: int = 30
-    patience: int = 5  # epochs without a better dev F1 before stopping
+    epochs: int | None = None  # most epochs to train
+    patience: int | None = None  # epochs without a better dev F1 before stopping
     batch_size: int = 16  # sentences, across all processes
     lr: float = 1e-3  # Adam's
     lr_decay: float = 0.95  # the learning rate is multiplied by this after every epoch
@@ -97,13 +113,21 @@ class TrainConfig:
     seed: int = 1
     dev_fraction: float = 0.1  # of train held out when the data has no dev split
     train_with_dev: bool = False  # train on train + dev for `epochs`, with no dev set to choose an epoch on
+    epochs_from: str | None = None  # with train_with_dev: a dev run's model directory, whose best epoch it takes
 
     def __post_init__(self):
-        """Each setting in its range, checked here so that the command line and Python get the
-        same answer before any data is read."""
-        for count in ("epochs", "patience", "batch_size"):
-            _check(self, count, _whole(getattr(self, count)) and getattr(self, count) >= 1,
-                   "give a whole number, 1 or more")
+        if self.train_with_dev:
+            self._check_training_on_dev()
+        else:
+            if self.epochs_from is not None:
+                raise SettingError(f"TrainConfig: {setting('epochs_from')} is for {setting('train_with_dev')}: "
+                                   "without it, dev F1 chooses the epoch; leave it out")
+            object.__setattr__(self, "epochs", DEFAULT_EPOCHS if self.epochs is None else self.epochs)
+            object.__setattr__(self, "patience", DEFAULT_PATIENCE if self.patience is None else self.patience)
+            _check(self, "patience", _whole(self.patience) and self.patience >= 1, "give a whole number, 1 or more")
+        if self.epochs is not None:
+            _check(self, "epochs", _whole(self.epochs) and self.epochs >= 1, "give a whole number, 1 or more")
+        _check(self, "batch_size", _whole(self.batch_size) and self.batch_size >= 1, "give a whole number, 1 or more")
         _check(self, "pretrained_words", _whole(self.pretrained_words) and self.pretrained_words >= 0,
                "give a whole number of words, 0 or more")
         _check(self, "lr", _number(self.lr) and self.lr > 0, "give a learning rate above 0, e.g. 1e-3")
@@ -113,9 +137,30 @@ class TrainConfig:
         _check(self, "dev_fraction", _number(self.dev_fraction) and 0 < self.dev_fraction < 1,
                "give a share above 0 and below 1")
 
+    def _check_training_on_dev(self) -> None:
+        on_dev = setting("train_with_dev")
+        if self.patience is not None:
+            raise SettingError(f"TrainConfig: {setting('patience')} does not apply to {on_dev}: with no dev F1 to "
+                               "stop on, it trains for all of its epochs; leave it out")
+        if self.epochs is not None and self.epochs_from is not None:
+            raise SettingError(f"TrainConfig: {setting('epochs')} and {setting('epochs_from')} both given: give one")
+        if self.epochs is None and self.epochs_from is None:
+            raise SettingError(f"TrainConfig: {on_dev} leaves no dev set to choose an epoch on: give "
+                               f"{setting('epochs')}, or {setting('epochs_from')}, a model trained with dev whose "
+                               "best epoch it takes")
+
+    def to_dict(self) -> dict:
+        """The settings as JSON: a checkpoint's and training.json's `config`."""
+        return asdict(self)
+
     @classmethod
-    def from_dict(cls, options: dict) -> TrainConfig:
-        return cls(**{**options, "model": ModelConfig(**options["model"])})
+    def from_dict(cls, settings: dict) -> TrainConfig:
+        """The settings `to_dict` gave, or a run of an earlier version recorded: it gave a run on
+        train + dev the patience it had no use for."""
+        settings = {**settings, "model": ModelConfig(**settings["model"])}
+        if settings.get("train_with_dev"):
+            settings["patience"] = None
+        return cls(**settings)
 
 
 @dataclass(frozen=True)
@@ -128,10 +173,19 @@ class Runtime:
     threads: int | None = None  # torch's; None: the cores no other program uses (tagger.train.threads)
 
     def __post_init__(self):
-        if self.precision not in PRECISIONS:
-            raise TaggerError(f"--precision {self.precision}: use one of {', '.join(PRECISIONS)}")
+        _check(self, "precision", self.precision in PRECISIONS, f"use one of {', '.join(PRECISIONS)}")
+        _check(self, "timeout", _number(self.timeout) and self.timeout > 0, "give seconds above 0")
         if self.threads is not None:
             check_threads(self.threads)
+        if self.device == "cpu":
+            self.check_device_type("cpu")
+
+    def check_device_type(self, device_type: str) -> None:
+        """Mixed precision is for CUDA: on the CPU, the device named or the one `auto` found, it
+        is refused before any data is read."""
+        if device_type != "cuda" and self.precision != "fp32":
+            raise SettingError(f"Runtime.{setting('precision')} = {self.precision!r}: mixed precision is for CUDA "
+                               "GPUs; on the CPU use fp32")
 
 
 def cores() -> int:

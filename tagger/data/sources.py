@@ -74,15 +74,19 @@ class Source:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
     def located(self) -> Source:
-        """This source with local paths made absolute, as a training run records it, so that the
-        run resumes from any directory; a Hub id stays as it is."""
-        def absolute(name: str | None) -> str | None:
-            if name is None:
-                return None
-            local = default_local_copy(name) or Path(name)
-            return os.path.abspath(local) if local.exists() or GLOB_MARKS.search(name) else name
-        return replace(self, data=absolute(self.data), train=absolute(self.train), dev=absolute(self.dev),
-                       test=absolute(self.test))
+        """This source as a training run records it: what was read, with local paths made
+        absolute, so that the run resumes from any directory; a Hub id stays as it is."""
+        data = self.data or (DEFAULT_DATA if self.train is None else None)
+        return replace(self, data=located_path(data), train=located_path(self.train), dev=located_path(self.dev),
+                       test=located_path(self.test))
+
+
+def located_path(name: str | None) -> str | None:
+    """A file, folder or pattern made absolute where it is local; a Hub id as it is."""
+    if name is None:
+        return None
+    local = default_local_copy(name) or Path(name)
+    return os.path.abspath(local) if local.exists() or GLOB_MARKS.search(name) else name
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ def fit(state: TrainingState, encoder: Encoder, train_sentences: Sentences,
         loss_of = torch.nn.parallel.DistributedDataParallel(
             _TrainingLoss(model), device_ids=[device] if device.type == "cuda" else None, **_NO_BUFFER_SYNC)
     autocast = torch.autocast(device.type, dtype=DTYPES[runtime.precision], enabled=runtime.precision != "fp32")
-    while position.epoch <= config.epochs and position.since_best < config.patience:
+    while position.epoch <= config.epochs and (config.patience is None or position.since_best < config.patience):
         model.train()
         started, tokens_now = time.perf_counter(), 0
         if position.step == 0:

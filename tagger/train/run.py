@@ -8,9 +8,9 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import datasets
@@ -18,15 +18,17 @@ import torch
 
 from tagger.core.config import Dimensions, Runtime, TrainConfig
 from tagger.core.entities import is_bioes
-from tagger.core.errors import ArtifactError, DataError, TaggerError, plural
+from tagger.core.errors import DataError, TaggerError, plural
 from tagger.data import corpus
 from tagger.data.sources import Source
-from tagger.model import artifact, compact, embeddings, modeldir
+from tagger.model import compact, embeddings
 from tagger.model.encoding import Encoder, TrainingText, Vocabulary
 from tagger.model.network import BiLSTMTagger
 from tagger.train import distributed
 from tagger.train.loop import TrainingState, fit
 from tagger.train.records import Epoch, Finished, Record, Started, Stopped
+from tagger.train.rundir import RunDirectory
+from tagger.train.settings import check_expected, refuse_settings_unlike_the_run, with_epochs_from
 from tagger.train.threads import AdaptiveThreads
 from tagger.use.metrics import Metrics, evaluate
 from tagger.use.predict import Tagger
@@ -38,28 +40,31 @@ def train(config: TrainConfig, source: str | Source, model_dir: Path, runtime: R
 
     A checkpoint in `model_dir` after every epoch lets `resume` continue the run exactly where
     it stopped. Setting `stop` ends the run after the step under way, with a checkpoint and a
-    Stopped record; so does closing this generator, without the record.
+    Stopped record; so does closing this generator, without the record. A setting or a model
+    directory that cannot work raises TaggerError before any data is read.
 
     Started by torchrun as several processes, each trains its share of every batch
     (DistributedDataParallel); the main process alone reads and writes `model_dir`.
     """
     config = replace(config, embeddings=embeddings.locate(config.embeddings))
-    yield from _run(Path(model_dir), runtime, stop, (config, Source.of(source)), overwrite)
+    yield from _run(Path(model_dir), runtime, stop, (config, Source.of(source), overwrite))
 
 
-def resume(model_dir: Path, runtime: Runtime = Runtime(), *, stop: threading.Event | None = None) -> Iterator[Record]:
-    """Continue the unfinished run in `model_dir` where it stopped, with the options and data it
-    started with; as `train` otherwise."""
-    yield from _run(Path(model_dir), runtime, stop, None, overwrite=False)
+def resume(model_dir: Path, runtime: Runtime = Runtime(), *, stop: threading.Event | None = None,
+           expected: Mapping[str, object] | None = None) -> Iterator[Record]:
+    """Continue the unfinished run in `model_dir` where it stopped, with the settings and data it
+    started with; as `train` otherwise. `expected`: settings the caller gave, by their field
+    names in TrainConfig, ModelConfig or Source; one the run started with otherwise is refused."""
+    yield from _run(Path(model_dir), runtime, stop, dict(expected or {}))
 
 
-def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None, new: tuple[TrainConfig, Source] | None,
-         overwrite: bool) -> Iterator[Record]:
+def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None,
+         start: tuple[TrainConfig, Source, bool] | dict) -> Iterator[Record]:
+    """A new run (`start` is its settings, data and whether to overwrite) or a resumed one (the
+    settings its caller expects), on the threads and processes this one was started with."""
     world = distributed.World.from_environment()
     device = world.device(runtime.device)
-    if device.type == "cpu" and runtime.precision != "fp32":
-        raise TaggerError(f"--precision {runtime.precision}: mixed precision is for CUDA GPUs; "
-                          "train on the CPU with --precision fp32")
+    runtime.check_device_type(device.type)
     threads = torch.get_num_threads()
     adapt = None
     if runtime.threads is not None:
@@ -72,38 +77,67 @@ def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None, new: t
         torch.set_num_threads(1)
     try:
         with distributed.process_group(world, device, runtime.timeout):
-            yield from _train(model_dir, runtime, stop or threading.Event(), new, overwrite, world, device, adapt)
+            started = time.perf_counter()
+            run = _prepare(_open(model_dir, start, world), runtime, world, device)
+            yield run.started
+            end = yield from _loop(run, runtime, stop or threading.Event(), adapt)
+            yield end or _finish(run, time.perf_counter() - started)
     finally:
         torch.set_num_threads(threads)  # a Python caller's own setting, as it was
 
 
-def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[TrainConfig, Source] | None,
-           overwrite: bool, world: distributed.World, device: torch.device,
-           adapt: AdaptiveThreads | None) -> Iterator[Record]:
-    started = time.perf_counter()
-    checkpoint, failure = None, None
+@dataclass
+class _Run:
+    """A run once prepared: its directory, settings and data, the model and its state."""
+
+    directory: RunDirectory
+    config: TrainConfig
+    source: Source
+    splits: datasets.DatasetDict
+    sentences: corpus.TrainingSentences
+    dev_split: datasets.Dataset | None
+    encoder: Encoder
+    state: TrainingState
+    device: torch.device
+    started: Started
+    summary: dict  # what training.json records of the run beside its best epoch and scores
+
+
+def _open(model_dir: Path, start: tuple[TrainConfig, Source, bool] | dict,
+          world: distributed.World) -> tuple[RunDirectory, TrainConfig, Source]:
+    """The run's directory, settings and data: the main process opens the directory (reading a
+    resumed run's checkpoint, once) and settles the settings; the others are told them."""
+    opened, failure = None, None
     if world.is_main:
         try:
-            artifact.recover_interrupted_save(model_dir)  # a crash mid-save may have left the run's directory aside
-            if new is None:
-                checkpoint = _checkpoint_to_resume(model_dir)
-                artifact.check_writable(model_dir)
+            if isinstance(start, dict):
+                check_expected(start)
+                directory = RunDirectory.reopen(model_dir)
+                config, source = directory.started_with()
+                refuse_settings_unlike_the_run(model_dir, config, source, start)
             else:
-                artifact.prepare_model_dir(model_dir, overwrite)
+                config, source, overwrite = start
+                config = with_epochs_from(config, model_dir)
+                directory = RunDirectory.create(model_dir, overwrite)
+            opened = (directory.checkpoint, config.to_dict(), source.to_dict())
         except TaggerError as error:
             failure = error
     distributed.raise_if_any_failed(world, failure)
-    checkpoint = distributed.broadcast_from_main(world, checkpoint)  # every process resumes from the main one's
-    config, source = new or (TrainConfig.from_dict(checkpoint["config"]), Source.of(checkpoint["data"]))
+    checkpoint, config, source = distributed.broadcast_from_main(world, opened)  # every process as the main one
+    return RunDirectory(model_dir, checkpoint, writes=world.is_main), TrainConfig.from_dict(config), Source.of(source)
 
-    failure = None
+
+def _prepare(opened: tuple[RunDirectory, TrainConfig, Source], runtime: Runtime, world: distributed.World,
+             device: torch.device) -> _Run:
+    """Read the data, build the model, and restore a resumed run's state into it."""
+    directory, config, source = opened
+    checkpoint, failure = directory.checkpoint, None
     try:
-        splits, train_sentences, dev_split, held_out = _load_data(config, source, world)
+        splits, sentences, dev_split, held_out = _load_data(config, source, world)
         torch.manual_seed(config.seed)
         # A run that an earlier version started keeps its frozen vectors in half precision.
         frozen_bits = 16 if checkpoint is not None and "frozen_vectors" in checkpoint["model"] else 4
-        model, encoder, coverage = build_model(config, train_sentences.tokens(), train_sentences.tag_names,
-                                               frozen_bits)
+        model, encoder, coverage = build_model(config, sentences.tokens(), sentences.tag_names, frozen_bits)
     except TaggerError as error:
         failure = error
     distributed.raise_if_any_failed(world, failure)
@@ -115,59 +149,72 @@ def _train(model_dir: Path, runtime: Runtime, stop: threading.Event, new: tuple[
         except RuntimeError:  # the weights' shapes differ: the words or tags of the data are not the run's
             raise DataError(f"{source.location}: the data changed since the run started (its words or tags differ "
                             f"from the checkpoint's); restore it to resume, or start again with --overwrite") from None
-    resumed_at = (state.position.epoch, state.position.step) if checkpoint is not None else None
-    yield Started(len(train_sentences), sum(train_sentences.lengths), 0 if dev_split is None else len(dev_split), held_out,
-                  len(splits["test"]) if "test" in splits else 0, encoder.tags.items, len(encoder.words),
-                  coverage, sum(p.numel() for p in model.parameters()), str(device), world.size, resumed_at,
-                  _untrained_types(splits, train_sentences.tag_names), config.train_with_dev, config.model.decoder)
+    started = Started(
+        train_sentences=len(sentences), train_tokens=sum(sentences.lengths),
+        dev_sentences=0 if dev_split is None else len(dev_split), dev_held_out=held_out,
+        test_sentences=len(splits["test"]) if "test" in splits else 0, tags=encoder.tags.items,
+        words=len(encoder.words), pretrained_coverage=coverage, parameters=sum(p.numel() for p in model.parameters()),
+        device=str(device), processes=world.size,
+        resumed_at=(state.position.epoch, state.position.step) if checkpoint is not None else None,
+        untrained_types=_untrained_types(splits, sentences.tag_names), dev_trained=config.train_with_dev,
+        decoder=config.model.decoder)
+    summary = {"data": source.located().to_dict(), "config": config.to_dict(),
+               "runtime": {"device": str(device), "precision": runtime.precision, "processes": world.size}}
+    return _Run(directory, config, source, splits, sentences, dev_split, encoder, state, device, started, summary)
+
+
+def _loop(run: _Run, runtime: Runtime, stop: threading.Event,
+          adapt: AdaptiveThreads | None) -> Generator[Record, None, Stopped | None]:
+    """Train, yielding the loop's records, keeping each best model and a checkpoint after every
+    epoch; returns a Stopped record when `stop` ended the run first."""
+    directory, state, world = run.directory, run.state, run.state.world
     if stop.is_set():  # before the first step: nothing to keep
-        yield Stopped(state.position.epoch, state.position.step, resumable=checkpoint is not None,
-                      best_model_saved=modeldir.has_model(model_dir))
-        return
+        return Stopped(state.position.epoch, state.position.step, resumable=directory.checkpoint is not None,
+                       best_model_saved=directory.has_model())
 
     def save_checkpoint() -> None:
-        if world.is_main:
-            artifact.save_checkpoint(model_dir, state.checkpoint(config, source.located().to_dict()))
+        directory.save_checkpoint(state.checkpoint(run.config, run.summary["data"]))
 
     def save_where_lost() -> str:
         save_checkpoint()
         if world.is_main:
             return f"the run is saved at epoch {state.position.epoch}, step {state.position.step}"
-        return f"process 0 keeps the run's checkpoint in {model_dir}"
+        return f"process 0 keeps the run's checkpoint in {directory.path}"
 
-    summary = {"data": source.located().to_dict(), "options": {key: value for key, value in asdict(config).items() if key != "model"},
-               "runtime": {"device": str(device), "precision": runtime.precision, "processes": world.size}}
     # Only the main process evaluates: the others need no dev sentences in memory.
-    dev_data = None if config.train_with_dev else \
-        (dev_split["tokens"], corpus.tag_sequences(dev_split)) if world.is_main else ([], [])
+    dev_data = None if run.config.train_with_dev else \
+        (run.dev_split["tokens"], corpus.tag_sequences(run.dev_split)) if world.is_main else ([], [])
     try:
         with distributed.on_lost_peers(world, save_where_lost):
-            for record in fit(state, encoder, train_sentences, dev_data, config, runtime, device, adapt):
+            for record in fit(state, run.encoder, run.sentences, dev_data, run.config, runtime, run.device,
+                              adapt):
                 if isinstance(record, Epoch):
-                    if record.is_best and world.is_main:
-                        artifact.save_model(model_dir, model, encoder, {
-                            **summary, "best_epoch": record.epoch, "dev": record.dev and record.dev.to_dict()})
+                    if record.is_best:
+                        directory.save_model(state.model, run.encoder, {
+                            **run.summary, "best_epoch": record.epoch, "dev": record.dev and record.dev.to_dict()})
                     save_checkpoint()
                 yield record
                 if stop.is_set():
                     save_checkpoint()
-                    yield Stopped(state.position.epoch, state.position.step, resumable=True,
-                                  best_model_saved=modeldir.has_model(model_dir))
-                    return
+                    return Stopped(state.position.epoch, state.position.step, resumable=True,
+                                   best_model_saved=directory.has_model())
     except GeneratorExit:  # the caller stops reading between two steps: keep the run's place
         save_checkpoint()
         raise
+    return None
 
-    position = state.position
-    test = None
-    if world.is_main:
-        if "test" in splits:
-            test = evaluate(Tagger.load(model_dir, str(device)), splits["test"]["tokens"],
-                            corpus.tag_sequences(splits["test"]))
-            artifact.update_training(model_dir, test=test.to_dict())
-        artifact.remove_checkpoint(model_dir)
-    yield Finished(position.best_epoch, position.best_dev and Metrics.from_dict(position.best_dev), test,
-                   stopped_early=position.since_best >= config.patience, seconds=time.perf_counter() - started)
+
+def _finish(run: _Run, seconds: float) -> Finished:
+    """Score the best model on test, record it, and remove the checkpoint."""
+    position, test = run.state.position, None
+    if run.state.world.is_main:
+        if "test" in run.splits:
+            tagger = Tagger.load(run.directory.path, str(run.device))
+            test = evaluate(tagger, run.splits["test"]["tokens"], corpus.tag_sequences(run.splits["test"]))
+        run.directory.finish(test and test.to_dict())
+    return Finished(position.best_epoch, position.best_dev and Metrics.from_dict(position.best_dev), test,
+                    stopped_early=run.config.patience is not None and position.since_best >= run.config.patience,
+                    seconds=seconds)
 
 
 def _load_data(config: TrainConfig, source: Source,
@@ -211,19 +258,6 @@ def _untrained_types(splits: datasets.DatasetDict, trained_tags: list[str]) -> t
     trained = {tag[2:] for tag in trained_tags}
     return tuple(sorted({tag[2:] for split in ("validation", "test") if split in splits
                          for tag in corpus.tag_names(splits[split]) if tag != "O"} - trained))
-
-
-def _checkpoint_to_resume(model_dir: Path) -> dict:
-    if modeldir.is_exported(model_dir):
-        raise ArtifactError(f"{model_dir}: holds a model exported to ONNX, which tags text but cannot train; resume "
-                            "the run of the torch model it was exported from (its config.json names it)")
-    checkpoint = artifact.load_checkpoint(model_dir)
-    if checkpoint is None:
-        if modeldir.has_model(model_dir):
-            raise ArtifactError(f"{model_dir}: holds a finished model, no run to resume; train without --resume and "
-                                "with --overwrite to replace it with a new run")
-        raise ArtifactError(f"{model_dir}: has no run to resume; train without --resume to start a new run")
-    return checkpoint
 
 
 def build_model(config: TrainConfig, sentences: Iterable[Sequence[str]], tag_names: Sequence[str],

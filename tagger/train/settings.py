@@ -1,87 +1,100 @@
 """Training settings set against another run's: those a resumed run keeps, and those of the dev
-run whose best epoch a model trained on train + dev takes (--epochs-from)."""
+run whose best epoch a model trained on train + dev takes (TrainConfig.epochs_from)."""
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-from tagger.core.config import ModelConfig, TrainConfig
-from tagger.core.errors import ArtifactError, TaggerError
-from tagger.data.sources import Source
-from tagger.model import artifact, embeddings, modeldir
+from tagger.core.config import ModelConfig, TrainConfig, setting
+from tagger.core.errors import ArtifactError, SettingError
+from tagger.data.sources import Source, located_path
+from tagger.model import embeddings, modeldir
+
+SOURCE_FIELDS = frozenset(field.name for field in fields(Source))
+SETTING_FIELDS = SOURCE_FIELDS | {field.name for config in (TrainConfig, ModelConfig) for field in fields(config)}
 
 
-def settings_unlike_the_run(model_dir: Path, config: TrainConfig, source: str | Source) -> set[str]:
-    """The settings (ModelConfig, TrainConfig and Source field names) in which `config` and
-    `source` differ from those the unfinished run in `model_dir` started with, and resumes
-    with; none without such a run."""
-    checkpoint = artifact.load_checkpoint(model_dir)
-    if checkpoint is None:
-        return set()
-    started_on, source = Source.of(checkpoint["data"]).located(), Source.of(source).located()
-    return (_settings_unlike(config, TrainConfig.from_dict(checkpoint["config"]))
-            | {field.name for field in fields(Source) if getattr(source, field.name) != getattr(started_on, field.name)})
-
-
-def refuse_settings_unlike_the_run(model_dir: Path, config: TrainConfig, source: str | Source,
-                                  given: set[str]) -> None:
-    """A resumed run keeps its own data and options: a setting `given` (by its field name) that
-    differs from the run's would be ignored, so it is refused. The same value is fine: rerunning
-    the first command with --resume added is how many resume."""
-    unlike = sorted(given & settings_unlike_the_run(model_dir, config, source))
+def refuse_settings_unlike_the_run(model_dir: Path, config: TrainConfig, source: Source,
+                                   expected: Mapping[str, object]) -> None:
+    """A resumed run keeps the settings and data it started with (`config`, `source`): one in
+    `expected` (by its field name in TrainConfig, ModelConfig or Source) that differs would be
+    ignored, so it is refused. The same value is fine: rerunning the first command with
+    --resume added is how many resume."""
+    unlike = sorted(name for name, value in expected.items() if _run_value(name, config, source) != _as_run(name, value))
     if unlike:
         options = ", ".join("--" + name.replace("_", "-") for name in unlike)
-        raise TaggerError(f"{model_dir}: the run started with other {options}; --resume continues it with its "
-                          "own, so leave them out (or start a new run with --overwrite)")
+        raise SettingError(f"{model_dir}: the run started with other {options}; resume continues it with its own, "
+                           "so leave them out (or start a new run with --overwrite)")
 
 
-def with_epochs_from(config: TrainConfig, given: set[str], epochs_from: Path | None, model_dir: Path,
-                     resume: bool) -> TrainConfig:
-    """`config` for a new run, with `epochs_from`'s best epoch when given; what --train-with-dev
-    needs checked first. With no dev F1 to stop on, it needs its epochs given and takes no
-    patience; the dev run it takes them from must have trained as this run will (but for its
-    seed), or its best epoch would mean something else here."""
-    if epochs_from is not None:
-        if resume:
-            raise TaggerError("--epochs-from does not apply to --resume: the run keeps its own epochs")
-        if not config.train_with_dev:
-            raise TaggerError("--epochs-from is for --train-with-dev: without it, dev F1 chooses the epoch")
-        if "epochs" in given:
-            raise TaggerError("--epochs and --epochs-from both given: give one")
-        if "patience" in given:
-            raise TaggerError("--patience does not apply to --train-with-dev: with no dev F1 to stop on, it trains "
-                              "for all of its epochs")
-        if Path(epochs_from).resolve() == Path(model_dir).resolve():
-            raise TaggerError(f"--epochs-from and --model both name {model_dir}: the new model would replace the "
-                              "run it takes its epochs from; give another --model")
-        best_epoch, trained_with = dev_run(epochs_from)
-        unlike = sorted(_settings_unlike(config, trained_with) - {"epochs", "patience", "seed", "train_with_dev"})
-        if unlike:
-            settings = {**asdict(trained_with.model), **asdict(trained_with)}
-            options = ", ".join(f"--{name.replace('_', '-')} {settings[name]}" for name in unlike)
-            raise TaggerError(f"{epochs_from} was trained with {options}: give the same, so that its best epoch "
-                              "means the same here (or give --epochs N)")
-        return replace(config, epochs=best_epoch)
-    if config.train_with_dev and not resume:
-        if "epochs" not in given:
-            raise TaggerError("--train-with-dev leaves no dev set to choose an epoch on: give --epochs N, or "
-                              "--epochs-from MODEL_DIR (a model trained with dev, whose best epoch it takes)")
-        if "patience" in given:
-            raise TaggerError("--patience does not apply to --train-with-dev: with no dev F1 to stop on, it trains "
-                              "for all of --epochs")
-    return config
+def check_expected(expected: Mapping[str, object]) -> None:
+    """Settings a caller expects a resumed run to have must be settings of a run, and may not
+    ask it to take another's epochs: checked before the run's directory is read."""
+    unknown = sorted(set(expected) - SETTING_FIELDS)
+    if unknown:
+        raise SettingError(f"{', '.join(unknown)}: not a setting of a training run; give fields of TrainConfig, "
+                           "ModelConfig or Source")
+    if expected.get("epochs_from") is not None:
+        raise SettingError(f"{setting('epochs_from')} does not apply to resuming: the run keeps its own epochs")
+
+
+def _run_value(name: str, config: TrainConfig, source: Source) -> object:
+    if name in SOURCE_FIELDS:
+        return getattr(source.located(), name)  # format 1 kept local paths relative
+    if name == "embeddings":
+        return embeddings.locate(config.embeddings)  # format 1 kept a vectors file's path relative
+    return getattr(config.model if hasattr(config.model, name) else config, name)
+
+
+def _as_run(name: str, value: object) -> object:
+    """`value` of the setting `name` as a run records it."""
+    if name in ("data", "train", "dev", "test"):
+        return located_path(None if value is None else str(value))
+    if name == "embeddings":
+        return embeddings.locate(str(value))
+    return value
+
+
+def with_epochs_from(config: TrainConfig, model_dir: Path) -> TrainConfig:
+    """`config` with the best epoch of the dev run `config.epochs_from` names, when it names one.
+    That run must have trained as this one will (but for its seed), or its best epoch would mean
+    something else here."""
+    if config.epochs_from is None:
+        return config
+    epochs_from = Path(config.epochs_from)
+    if epochs_from.resolve() == Path(model_dir).resolve():
+        raise SettingError(f"{setting('epochs_from')} names the run's own directory, {model_dir}: the new "
+                           "model would replace the run it takes its epochs from; give another --model")
+    best_epoch, trained_with = dev_run(epochs_from)
+    unlike = sorted(_settings_unlike(config, trained_with) - {"epochs", "patience", "seed", "train_with_dev",
+                                                              "epochs_from"})
+    if unlike:
+        settings = {**asdict(trained_with.model), **asdict(trained_with)}
+        options = ", ".join(f"--{name.replace('_', '-')} {settings[name]}" for name in unlike)
+        raise SettingError(f"{epochs_from} was trained with {options}: give the same, so that its best epoch "
+                           "means the same here (or give --epochs N)")
+    return replace(config, epochs=best_epoch, epochs_from=None)
 
 
 def _settings_unlike(config: TrainConfig, other: TrainConfig) -> set[str]:
     """The ModelConfig and TrainConfig field names whose values differ; vectors files compared by
     their absolute paths."""
     config = replace(config, embeddings=embeddings.locate(config.embeddings))
-    other = replace(other, embeddings=embeddings.locate(other.embeddings))  # format 1 kept them relative
+    other = replace(other, embeddings=embeddings.locate(other.embeddings))
     return ({field.name for field in fields(ModelConfig) if getattr(config.model, field.name) != getattr(other.model, field.name)}
             | {field.name for field in fields(TrainConfig)
                if field.name != "model" and getattr(config, field.name) != getattr(other, field.name)})
+
+
+def trained_with(training: dict, model: ModelConfig) -> TrainConfig:
+    """The settings a saved model trained with, from its training.json: its `config`, or, as
+    versions before it wrote them, its `options` and the model's own settings."""
+    if isinstance(training.get("config"), dict):
+        return TrainConfig.from_dict(training["config"])
+    return TrainConfig.from_dict({**training["options"], "model": asdict(model)})
 
 
 def dev_run(model_dir: Path) -> tuple[int, TrainConfig]:
@@ -95,11 +108,12 @@ def dev_run(model_dir: Path) -> tuple[int, TrainConfig]:
         raise ArtifactError(f"{model_dir}: its run is unfinished, so its best epoch may not be its last word; finish "
                             f"it with `tagger train --model {shlex.quote(str(model_dir))} --resume`, or give --epochs N")
     saved = modeldir.load_model(model_dir)
-    epoch, options = saved.training.get("best_epoch"), saved.training.get("options")
-    if saved.training.get("dev") is None or not isinstance(epoch, int) or epoch < 1 or not isinstance(options, dict):
+    epoch = saved.training.get("best_epoch")
+    recorded = isinstance(saved.training.get("config"), dict) or isinstance(saved.training.get("options"), dict)
+    if saved.training.get("dev") is None or not isinstance(epoch, int) or epoch < 1 or not recorded:
         raise ArtifactError(f"{model_dir}: its model was not chosen on a dev set, so it has no best epoch to "
                             "train for; give a model trained without --train-with-dev, or --epochs N")
     try:
-        return epoch, TrainConfig.from_dict({**options, "model": asdict(saved.model.config)})
-    except TypeError as error:
-        raise ArtifactError(f"{model_dir / modeldir.TRAINING_FILE}: its options are not this tagger's ({error})") from None
+        return epoch, trained_with(saved.training, saved.model.config)
+    except (TypeError, ValueError) as error:
+        raise ArtifactError(f"{model_dir / modeldir.TRAINING_FILE}: its settings are not this tagger's ({error})") from None

@@ -41,7 +41,8 @@ def evaluate_saved(model_dir: Path, source: str | Source, split: str | None = No
     saved = load_model(model_dir, device_name)
     tagger = Tagger(saved.model, saved.encoder)
     dataset, split = corpus.load_split(source, split)
-    trained_on = (split == "validation" and saved.training.get("options", {}).get("train_with_dev", False)
+    trained_with = saved.training.get("config") or saved.training.get("options") or {}  # options: what earlier versions wrote
+    trained_on = (split == "validation" and trained_with.get("train_with_dev", False)
                   and saved.training.get("data") == Source.of(source).located().to_dict())
     sentences, gold = dataset["tokens"], corpus.tag_sequences(dataset)
     started = time.perf_counter()
