@@ -183,30 +183,116 @@ def test_epochs_are_not_taken_from_an_unfinished_run(corpus, tmp_path):
         with_epochs_from(replace(ON_DEV, epochs=None, epochs_from=str(tmp_path / "dev-run")), tmp_path / "final")
 
 
-@pytest.mark.parametrize("settings, message", [
-    (dict(batch_size=0), "TrainConfig.batch_size = 0 (--batch-size): give a whole number, 1 or more"),
-    (dict(epochs=0), "TrainConfig.epochs = 0 (--epochs): give a whole number, 1 or more"),
-    (dict(lr=-1.0), "TrainConfig.lr = -1.0 (--lr): give a learning rate above 0"),
-    (dict(lr_decay=0.0), "TrainConfig.lr_decay = 0.0 (--lr-decay): give a factor above 0 and at most 1"),
-    (dict(dev_fraction=1.0), "TrainConfig.dev_fraction = 1.0: give a share above 0 and below 1"),
-    (dict(model=dict(dropout=1.0)), "ModelConfig.dropout = 1.0 (--dropout): give a share from 0 up to"),
-    (dict(model=dict(hidden_size=0)), "ModelConfig.hidden_size = 0 (--hidden-size): give a whole number"),
-])
-def test_a_setting_out_of_range_is_refused_from_python_before_any_data_is_read(tmp_path, settings, message):
+# Each rule about settings, as Python and as the command line give it, and the words both answer with.
+RULES = [
+    (dict(batch_size=0), ["--batch-size", "0"], "TrainConfig.batch_size = 0 (--batch-size): give a whole number"),
+    (dict(epochs=0), ["--epochs", "0"], "TrainConfig.epochs = 0 (--epochs): give a whole number, 1 or more"),
+    (dict(lr=-1.0), ["--lr", "-1"], "TrainConfig.lr = -1.0 (--lr): give a learning rate above 0"),
+    (dict(lr_decay=0.0), ["--lr-decay", "0"], "TrainConfig.lr_decay = 0.0 (--lr-decay): give a factor above 0"),
+    (dict(model=dict(dropout=1.0)), ["--dropout", "1"], "ModelConfig.dropout = 1.0 (--dropout): give a share from 0"),
+    (dict(model=dict(hidden_size=0)), ["--hidden-size", "0"], "ModelConfig.hidden_size = 0 (--hidden-size): give a"),
+    (dict(train_with_dev=True, epochs=2, patience=3), ["--train-with-dev", "--epochs", "2", "--patience", "3"],
+     "TrainConfig: patience (--patience) does not apply to train_with_dev (--train-with-dev)"),
+    (dict(train_with_dev=True), ["--train-with-dev"],
+     "TrainConfig: train_with_dev (--train-with-dev) leaves no dev set to choose an epoch on: give epochs (--epochs)"),
+    (dict(train_with_dev=True, epochs=2, epochs_from="dev-run"),
+     ["--train-with-dev", "--epochs", "2", "--epochs-from", "dev-run"],
+     "TrainConfig: epochs (--epochs) and epochs_from (--epochs-from) both given"),
+    (dict(epochs_from="dev-run"), ["--epochs-from", "dev-run"],
+     "TrainConfig: epochs_from (--epochs-from) is for train_with_dev (--train-with-dev)"),
+    (dict(runtime=dict(device="cpu", precision="bf16")), ["--device", "cpu", "--precision", "bf16"],
+     "Runtime.precision (--precision) = 'bf16': mixed precision is for CUDA GPUs"),
+]
+if not torch.cuda.is_available():  # `auto` finds the CPU: refused once it has
+    RULES.append((dict(runtime=dict(precision="fp16")), ["--precision", "fp16"],
+                  "Runtime.precision (--precision) = 'fp16': mixed precision is for CUDA GPUs"))
+
+
+@pytest.mark.parametrize("settings, options, message", RULES, ids=[message for *_, message in RULES])
+def test_a_bad_setting_is_refused_from_python_before_any_data_is_read(tmp_path, settings, options, message):
+    settings = dict(settings)
+    runtime = settings.pop("runtime", {})
     with pytest.raises(TaggerError) as refused:
         if "model" in settings:
-            settings = {**settings, "model": ModelConfig(**settings["model"])}
-        list(train(TrainConfig(**settings), tmp_path / "no-such-data", tmp_path / "model"))
+            settings["model"] = ModelConfig(**settings["model"])
+        list(train(TrainConfig(**settings), tmp_path / "no-such-data", tmp_path / "model", Runtime(**runtime)))
     assert str(refused.value).startswith(message)
     assert not (tmp_path / "model").exists()
 
 
-def test_a_setting_out_of_range_is_one_line_and_exit_2_from_the_command_line(tmp_path):
+@pytest.mark.parametrize("settings, options, message", RULES, ids=[message for *_, message in RULES])
+def test_a_bad_setting_is_the_same_one_line_and_exit_2_from_the_command_line(tmp_path, settings, options, message):
     from typer.testing import CliRunner
 
     from tagger.cli import app
 
     result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "no-such-data"), "--model",
-                                      str(tmp_path / "model"), "--lr", "0"])
-    assert result.exit_code == 2
-    assert result.stderr == "error: TrainConfig.lr = 0.0 (--lr): give a learning rate above 0, e.g. 1e-3\n"
+                                      str(tmp_path / "model"), *options])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"error: {message}") and result.stderr.count("\n") == 1
+    assert not (tmp_path / "model").exists()
+
+
+class InMemory:
+    """Training sentences held in lists: what the loop reads, with no files and no datasets."""
+
+    def __init__(self, sentences):
+        self.tokens = [[token for token, _ in sentence] for sentence in sentences]
+        self.tags = [[tag for _, tag in sentence] for sentence in sentences]
+        self.lengths = [len(tokens) for tokens in self.tokens]
+
+    def take(self, indices):
+        return [self.tokens[i] for i in indices], [self.tags[i] for i in indices]
+
+
+@pytest.mark.parametrize("lr, patience", [(0.01, 5), (1e-12, 2)], ids=["learning", "out of patience"])
+def test_the_loop_alone_on_sentences_in_memory(lr, patience):
+    """fit() on its own: a step record per batch, an epoch record after each epoch with dev
+    scored, the model holding the epoch's weights while its record is read, and patience."""
+    from conftest import make_sentences
+
+    from tagger.train.distributed import World
+    from tagger.train.loop import TrainingState, fit
+    from tagger.train.run import build_model
+
+    train_sentences, dev = InMemory(make_sentences(24, seed=1)), InMemory(make_sentences(8, seed=2))
+    config = replace(CONFIG, lr=lr, patience=patience, epochs=4)
+    tag_names = sorted({tag for tags in train_sentences.tags for tag in tags})
+    model, encoder, _ = build_model(config, train_sentences.tokens, tag_names)
+    state = TrainingState.start(model, config, CPU, World())
+    records, best_weights = [], None
+    for record in fit(state, encoder, train_sentences, (dev.tokens, dev.tags), config, CPU, torch.device("cpu")):
+        records.append(record)
+        if isinstance(record, Epoch) and record.is_best:
+            best_weights = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    epochs = [record for record in records if isinstance(record, Epoch)]
+    steps_per_epoch = -(-24 // config.batch_size)
+    assert [type(record).__name__ for record in records] == (["Step"] * steps_per_epoch + ["Epoch"]) * len(epochs)
+    assert all(record.dev is not None and 0 <= record.dev.f1 <= 1 for record in epochs)
+    if lr == 1e-12:  # dev F1 never moves: the first epoch stays the best, and patience ends the run
+        assert [(record.epoch, record.is_best) for record in epochs] == [(1, True), (2, False), (3, False)]
+    else:
+        assert len(epochs) == 4 and epochs[-1].dev.f1 > 0 and state.position.best_epoch >= 1
+    assert state.position.best_epoch == [record.epoch for record in epochs if record.is_best][-1]
+    assert best_weights is not None and state.position.epoch == len(epochs) + 1
+
+
+def test_a_resumed_run_reads_its_checkpoint_once(corpus, tmp_path, monkeypatch):
+    """From the command line, where the options given are held against the run's own before it
+    resumes: the checkpoint is still read once."""
+    from typer.testing import CliRunner
+
+    from tagger.cli import app
+
+    run = train(CONFIG, corpus, tmp_path / "model", CPU)
+    for record in run:
+        if isinstance(record, Step) and record.step == 2:
+            break
+    run.close()
+    reads, load = [], torch.load
+    monkeypatch.setattr(torch, "load", lambda file, *args, **kwargs: reads.append(str(file)) or load(file, *args,
+                                                                                                     **kwargs))
+    result = CliRunner().invoke(app, ["train", "--model", str(tmp_path / "model"), "--resume", "--data", corpus,
+                                      "--epochs", "4", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert [read for read in reads if read.endswith("checkpoint.pt")] == [str(tmp_path / "model" / "checkpoint.pt")]
