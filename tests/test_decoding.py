@@ -131,8 +131,8 @@ def test_crf_decoding_keeps_to_the_scheme():
         crf.pairs[0, 2] = 50.0  # the CRF has learnt to like O -> I-PER: the scheme still forbids it
     constraints = Constraints.for_tags(IOB2)
     emissions = torch.randn(3, 4, len(IOB2)).numpy()
-    paths, probabilities = decode(emissions, np.array([4, 4, 2]), constraints, crf.transitions())
-    for path, chosen in zip(paths, probabilities):
+    tag_ids, probabilities = decode(emissions, np.array([4, 4, 2]), constraints, crf.transitions())
+    for path, chosen in ((ids[:length], p[:length]) for ids, p, length in zip(tag_ids, probabilities, [4, 4, 2])):
         assert constraints.start[path[0]] and constraints.end[path[-1]]
         assert all(constraints.transition[a, b] for a, b in zip(path, path[1:]))
         assert len(chosen) == len(path) and all(0.0 < p <= 1.0 for p in chosen)

@@ -82,10 +82,10 @@ def test_both_decoders_learn_a_batch_and_ignore_its_padding(decoder):
     assert model.loss(tensors(batch)).item() < first / 4
     logits, transitions = model.scores(batch)
     assert model.training  # scoring leaves a model in training in training mode
-    paths, probabilities = decode(logits, batch.lengths, Constraints.for_tags(encoder.tags.items), transitions)
-    assert [encoder.decode(path) for path in paths] == tags
-    assert [len(row) for row in probabilities] == [7, 3]
-    assert all(0.5 < p <= 1.0 for row in probabilities for p in row)
+    tag_ids, probabilities = decode(logits, batch.lengths, Constraints.for_tags(encoder.tags.items), transitions)
+    assert tag_ids.shape == probabilities.shape == (2, 7)
+    assert [encoder.decode(row[:length].tolist()) for row, length in zip(tag_ids, batch.lengths)] == tags
+    assert all(0.5 < p <= 1.0 for row, length in zip(probabilities, batch.lengths) for p in row[:length])
 
 
 def test_unknown_decoder_is_refused():

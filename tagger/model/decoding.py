@@ -63,11 +63,12 @@ def _may_follow(previous: str, following: str, previous_opens: bool, following_c
 
 
 def decode(logits: np.ndarray, lengths: np.ndarray, constraints: Constraints, transitions: Transitions | None,
-           with_probabilities: bool = True) -> tuple[list[list[int]], list[list[float]] | None]:
+           with_probabilities: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """The best allowed tag ids of each sentence from the network's `logits` (batch, seq, tags),
-    and, if asked, each chosen tag's probability: its softmax probability, or with the CRF's
-    `transitions` its marginal given the whole sentence (the path is the best the scheme
-    allows, the marginal the CRF's own)."""
+    (batch, seq), and, if asked, each chosen tag's probability, (batch, seq): its softmax
+    probability, or with the CRF's `transitions` its marginal given the whole sentence (the
+    path is the best the scheme allows, the marginal the CRF's own). Past each sentence's
+    length both hold padding."""
     lengths = np.asarray(lengths)
     if transitions is None:
         log_probs = logits - _logsumexp(logits, axis=-1)[..., None]
@@ -79,10 +80,7 @@ def decode(logits: np.ndarray, lengths: np.ndarray, constraints: Constraints, tr
         # The CRF's own marginal, over every path its transitions score, as tagger has always given it.
         chosen = np.take_along_axis(marginals(logits, lengths, transitions), tag_ids[..., None], axis=2)[..., 0] \
             if with_probabilities else None
-    paths = [row[:length] for row, length in zip(tag_ids.tolist(), lengths.tolist())]
-    if chosen is None:
-        return paths, None
-    return paths, [row[:length] for row, length in zip(chosen.tolist(), lengths.tolist())]
+    return tag_ids, chosen
 
 
 def viterbi(emissions: np.ndarray, lengths: np.ndarray, transitions: Transitions) -> np.ndarray:

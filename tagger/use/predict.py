@@ -157,9 +157,10 @@ class Tagger:
         for numbers in _batches(sentences):
             batch = self.encoder.encode([sentences[number] for number in numbers])
             logits, transitions = self.model.scores(batch)
-            paths, probabilities = decode(logits, batch.lengths, self.constraints, transitions, with_probabilities)
-            for number, path, path_probabilities in zip(numbers, paths, probabilities or [None] * len(paths)):
-                results[number] = Tagged(self.encoder.decode(path), path_probabilities)
+            tag_ids, probabilities = decode(logits, batch.lengths, self.constraints, transitions, with_probabilities)
+            for row, (number, length) in enumerate(zip(numbers, batch.lengths.tolist())):
+                chosen = None if probabilities is None else probabilities[row, :length].tolist()
+                results[number] = Tagged(self.encoder.decode(tag_ids[row, :length].tolist()), chosen)
         return results
 
 

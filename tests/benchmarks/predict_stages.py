@@ -38,11 +38,12 @@ def stage_seconds(tagger: Tagger, text: bytes) -> dict[str, float]:
         started = time.perf_counter()
         batch = tagger.encoder.encode([sentences[number] for number in numbers])
         encoded = time.perf_counter()
-        logits, transitions = tagger.model.network.scores(batch)
+        logits, transitions = tagger.model.scores(batch)
         scored = time.perf_counter()
-        paths, probabilities = decode(logits, batch.lengths, tagger.constraints, transitions)
-        for number, path, chosen in zip(numbers, paths, probabilities):
-            results[number] = Tagged(tagger.encoder.decode(path), chosen)
+        tag_ids, probabilities = decode(logits, batch.lengths, tagger.constraints, transitions)
+        for row, (number, length) in enumerate(zip(numbers, batch.lengths.tolist())):
+            results[number] = Tagged(tagger.encoder.decode(tag_ids[row, :length].tolist()),
+                                     probabilities[row, :length].tolist())
         decoded = time.perf_counter()
         seconds["encoding"] += encoded - started
         seconds["network"] += scored - encoded

@@ -71,7 +71,7 @@ def megabytes(tagger: Tagger, storage: str, compact: bool) -> float:
     """The model directory's size with its frozen rows stored as `storage`, the other weights
     in float32 or (`compact`) as a model directory keeps them, and its vocabulary as
     vocab.json.gz (the frozen words in sorted order)."""
-    model, encoder = tagger.model.network, tagger.encoder
+    model, encoder = tagger.model, tagger.encoder
     kept, width = model.dimensions.frozen_words, model.frozen_vectors.shape[1]
     trained = len(encoder.words) - kept
     if storage.startswith("pq"):
