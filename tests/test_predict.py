@@ -325,3 +325,16 @@ def test_the_html_page_shows_the_entities_jsonl_gives_with_their_scores(small_mo
     # The page rounds the score to 2 decimals, jsonl to 4: the two agree to the page's rounding.
     assert all(abs(float(score) - e["score"]) <= 0.005 + 1e-4 for (_, _, score), e in zip(shown, entities))
     assert page.texts[-1] == "<b>Ivo Lund</b> & Lina Okoro."
+
+
+def test_a_tagger_says_what_it_is_and_which_types_it_tags(small_model):
+    nlp = tagger.load(small_model)
+    assert sorted(nlp.entity_types) == ["LOC", "ORG", "PER"]  # those of the sample it trained on
+    assert repr(nlp) == f"<Tagger from {small_model}: softmax decoder on torch, entity types {', '.join(nlp.entity_types)}>"
+
+
+def test_a_folder_that_holds_no_model_is_called_that(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a model", encoding="utf-8")
+    result = runner.invoke(app, ["predict", "--model", str(tmp_path)], input="Ada met Ivo.\n")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {tmp_path}: holds no tagger model (one is a folder of config.json")

@@ -28,9 +28,8 @@ from tagger.model.encoding import Encoder
 from tagger.model.modeldir import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
-    FORMAT_2_VOCAB_FILE,
     FORMAT_VERSION,
-    ONNX_FILE,
+    MODEL_FILES,
     READABLE_FORMATS,
     TRAINING_FILE,
     VOCAB_FILE,
@@ -43,8 +42,7 @@ from tagger.model.modeldir import (
 from tagger.model.network import BiLSTMTagger
 
 # What tagger writes into a model directory, the temporary files of its atomic writes included.
-MODEL_FILES = frozenset({CONFIG_FILE, VOCAB_FILE, FORMAT_2_VOCAB_FILE, WEIGHTS_FILE, TRAINING_FILE, CHECKPOINT_FILE,
-                         ONNX_FILE, f".{CHECKPOINT_FILE}.tmp", f".{TRAINING_FILE}.tmp"})
+WRITTEN_FILES = MODEL_FILES | {f".{CHECKPOINT_FILE}.tmp", f".{TRAINING_FILE}.tmp"}
 WORD_SCALES = "word_embedding.scales"  # weights.pt's scales of the trained word vectors, one a row
 
 
@@ -82,7 +80,7 @@ def prepare_model_dir(model_dir: Path, overwrite: bool) -> None:
     new run saves its first one); a directory holding anything tagger did not write, never.
     """
     model_dir = Path(model_dir)
-    if model_dir.is_file() or (not model_dir.exists() and model_dir.name in MODEL_FILES):
+    if model_dir.is_file() or (not model_dir.exists() and model_dir.name in WRITTEN_FILES):
         refuse_a_file(model_dir)
     if model_dir.exists() and not (model_dir.is_dir() and not any(model_dir.iterdir())):
         if not (has_model(model_dir) or has_checkpoint(model_dir)):
@@ -93,7 +91,7 @@ def prepare_model_dir(model_dir: Path, overwrite: bool) -> None:
         if not overwrite:
             raise ArtifactError(f"{model_dir}: holds a trained model; pass --overwrite to replace it (it stays "
                                 "until the new run saves its first model) or choose another --model")
-        foreign = sorted(path.name for path in model_dir.iterdir() if path.name not in MODEL_FILES)
+        foreign = sorted(path.name for path in model_dir.iterdir() if path.name not in WRITTEN_FILES)
         if foreign:
             raise ArtifactError(f"{model_dir}: also holds {', '.join(foreign)}, which tagger did not write and "
                                 "--overwrite would delete; move them away or choose another --model")

@@ -29,6 +29,9 @@ VOCAB_FILE, FORMAT_2_VOCAB_FILE = "vocab.json.gz", "vocab.json"
 TRAINING_FILE = "training.json"
 CHECKPOINT_FILE = "checkpoint.pt"  # an unfinished run's state; gone when the run ends
 EXPORTED = "onnx"  # config.json's "network" in a directory `tagger export` wrote
+# What tagger writes into a model directory.
+MODEL_FILES = frozenset({CONFIG_FILE, VOCAB_FILE, FORMAT_2_VOCAB_FILE, WEIGHTS_FILE, TRAINING_FILE, CHECKPOINT_FILE,
+                         ONNX_FILE})
 LOAD_ATTEMPTS = 10  # a load that saw the directory being replaced is tried again
 
 
@@ -131,6 +134,10 @@ def _load_model(model_dir: Path, device: str, threads: int) -> SavedModel:
     if not config_path.exists() and has_checkpoint(model_dir):
         raise ArtifactError(f"{model_dir}: holds an unfinished run that has not saved a model yet; continue it "
                             f"with: tagger train --model {shlex.quote(str(model_dir))} --resume")
+    if not config_path.exists() and not any((model_dir / name).exists() for name in MODEL_FILES):
+        raise ArtifactError(f"{model_dir}: holds no tagger model (one is a folder of {CONFIG_FILE}, {VOCAB_FILE} and "
+                            f"{WEIGHTS_FILE} or {ONNX_FILE}, as `tagger train` and `tagger export` write); point --model "
+                            "at such a folder, or train one into this one")
     config = read_json(config_path)
     version = config.get("format_version")
     if version not in READABLE_FORMATS:

@@ -17,6 +17,7 @@ from tagger.core.errors import TaggerError
 from tagger.data.text import Sentence, joined_sentence, split_sentences
 from tagger.model.decoding import Constraints, Transitions, decode
 from tagger.model.encoding import Batch, Encoder
+from tagger.model.exported import ExportedNetwork
 from tagger.model.modeldir import load_model
 
 BATCH_SENTENCES = 256  # sentences the model reads at once
@@ -103,8 +104,8 @@ class Tagger:
     """A model ready to tag: `tagger(text)` and `tagger.pipe(texts)` for raw text,
     `tagger.tag_tokens(sentences)` for tokens."""
 
-    def __init__(self, model: Network, encoder: Encoder):
-        self.model, self.encoder = model, encoder
+    def __init__(self, model: Network, encoder: Encoder, model_dir: Path | None = None):
+        self.model, self.encoder, self.model_dir = model, encoder, model_dir
         self.constraints = Constraints.for_tags(encoder.tags.items)
 
     @classmethod
@@ -112,7 +113,18 @@ class Tagger:
         """The model saved in `model_dir`, torch's or exported to ONNX, its network running on
         `threads` threads."""
         saved = load_model(model_dir, device, threads)
-        return cls(saved.model, saved.encoder)
+        return cls(saved.model, saved.encoder, Path(model_dir))
+
+    @property
+    def entity_types(self) -> list[str]:
+        """The entity types the model tags (PER, LOC, ...), in the order of its tags."""
+        return list(dict.fromkeys(tag[2:] for tag in self.encoder.tags.items if tag != "O"))
+
+    def __repr__(self) -> str:
+        network = "ONNX Runtime" if isinstance(self.model, ExportedNetwork) else "torch"
+        where = "" if self.model_dir is None else f" from {self.model_dir}"
+        return (f"<Tagger{where}: {self.model.config.decoder} decoder on {network}, entity types "
+                f"{', '.join(self.entity_types) or 'none'}>")
 
     def __call__(self, text: str) -> Doc:
         """`text` split into sentences and tokens, and tagged."""
