@@ -15,6 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from tagger.cli import app
 
 # Reading a CoNLL file leaves datasets' Arrow files in its cache, and torch makes a cache
 # directory in /tmp when it first trains: the suite, and the commands it starts, keep theirs
@@ -129,9 +132,59 @@ def train_small(root: Path, decoder: str) -> tuple[Path, Path, str]:
 
 
 @pytest.fixture(scope="session")
-def small_model(tmp_path_factory) -> Path:
-    """A tiny softmax model trained on the written sample, shared by the tests that only read it."""
-    return train_small(tmp_path_factory.mktemp("small"), "softmax")[1]
+def trained(tmp_path_factory) -> tuple[Path, Path, str]:
+    """A tiny softmax model trained through the CLI on the written sample, shared by the tests
+    that only read it: (corpus, model, output)."""
+    return train_small(tmp_path_factory.mktemp("cli"), "softmax")
+
+
+@pytest.fixture(scope="session")
+def trained_crf(tmp_path_factory) -> tuple[Path, Path, str]:
+    """As `trained`, with the CRF decoder."""
+    return train_small(tmp_path_factory.mktemp("cli-crf"), "crf")
+
+
+@pytest.fixture(scope="session")
+def small_model(trained) -> Path:
+    return trained[1]
+
+
+runner = CliRunner()
+TEXT = "Ada Brandt met Tomas Wey in Velden on Monday.\r\n\r\nNorvik Bank said Lina Okoro will visit Port Arlo.\n"
+
+
+def invoke(*args: str, input: str | None = None):
+    """The command line, in process, with these arguments (paths may be given as they are)."""
+    return runner.invoke(app, list(map(str, args)), input=input)
+
+
+def refused_in_one_line(trained, tmp_path: Path, args: list[str], message: str) -> None:
+    """`args`, their {placeholders} filled in, give exit 2 and one line of error saying `message`,
+    before anything is written."""
+    corpus, model, _ = trained
+    bad = write_text(tmp_path / "bad.txt", "Ada B-PER\nBrandt\n\n")
+    one = write_text(tmp_path / "one.txt", "Ada B-PER\nmet O\nIvo B-PER\n\n")
+    no_entities = write_text(tmp_path / "no-entities.txt", "the O\nend O\n\n")
+    values = {"missing": tmp_path / "none", "corpus": corpus, "model": model, "bad": bad, "one": one, "tmp": tmp_path,
+              "no_entities": no_entities}
+    result = invoke(*[argument.format(**values) for argument in args])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+    assert not (tmp_path / "none").exists()  # nothing written for a run that could not start
+
+
+def says(result, path: Path | str, phrase: str) -> None:
+    """An error as the user reads it: exit 2, one line on stderr naming `path` first and saying
+    `phrase`, whatever the rest of its words."""
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {path}: ") and phrase in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 @pytest.fixture

@@ -258,6 +258,7 @@ def test_the_loop_alone_on_sentences_in_memory(lr, patience):
     train_sentences, dev = InMemory(make_sentences(24, seed=1)), InMemory(make_sentences(8, seed=2))
     config = replace(CONFIG, lr=lr, patience=patience, epochs=4)
     tag_names = sorted({tag for tags in train_sentences.tags for tag in tags})
+    torch.manual_seed(config.seed)
     model, encoder, _ = build_model(config, train_sentences.tokens, tag_names)
     state = TrainingState.start(model, config, CPU, World())
     records, best_weights = [], None
@@ -272,7 +273,7 @@ def test_the_loop_alone_on_sentences_in_memory(lr, patience):
     if lr == 1e-12:  # dev F1 never moves: the first epoch stays the best, and patience ends the run
         assert [(record.epoch, record.is_best) for record in epochs] == [(1, True), (2, False), (3, False)]
     else:
-        assert len(epochs) == 4 and epochs[-1].dev.f1 > 0 and state.position.best_epoch >= 1
+        assert len(epochs) == 4 and epochs[-1].loss < 0.8 * epochs[0].loss  # it learns
     assert state.position.best_epoch == [record.epoch for record in epochs if record.is_best][-1]
     assert best_weights is not None and state.position.epoch == len(epochs) + 1
 
