@@ -11,17 +11,8 @@ from typing import Annotated
 
 import typer
 
-from tagger.cli.app import (
-    DataOption,
-    Decoder,
-    DeviceOption,
-    ModelOption,
-    Precision,
-    TagsColumnOption,
-    TokensColumnOption,
-    app,
-    fail,
-)
+from tagger.cli.app import (DataOption, Decoder, DeviceOption, ModelOption, Precision, TagsColumnOption,
+                            TokensColumnOption, app, fail)
 from tagger.core.config import DEFAULT_EPOCHS, DEFAULT_PATIENCE, ModelConfig, Runtime, TrainConfig
 from tagger.core.errors import TaggerError
 

@@ -11,19 +11,8 @@ from typing import Annotated
 
 import typer
 
-from tagger.cli.app import (
-    DataOption,
-    DeviceOption,
-    InputFormat,
-    ModelOption,
-    OutputFormat,
-    TaggingThreadsOption,
-    TagsColumnOption,
-    TokensColumnOption,
-    app,
-    fail,
-    tagging_processes,
-)
+from tagger.cli.app import (DataOption, DeviceOption, InputFormat, ModelOption, OutputFormat, TaggingThreadsOption,
+                            TagsColumnOption, TokensColumnOption, app, fail, tagging_processes)
 from tagger.core.config import PREDICT_BATCH_TOKENS, Runtime
 from tagger.core.errors import TaggerError
 
@@ -39,7 +28,8 @@ def evaluate(
     tokens_column: TokensColumnOption = None,
     tags_column: TagsColumnOption = None,
     model: ModelOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table; its scores "
+                                          "are fractions (0.8957) where the table shows percentages.")] = False,
     errors: Annotated[bool, typer.Option("--errors", help="Also break every entity down into correct, wrong "
                                          "type, wrong boundary, both wrong, missed and spurious, with a few "
                                          "examples of each (--json lists every error).")] = False,

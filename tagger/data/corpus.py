@@ -23,16 +23,8 @@ import pyarrow.compute as pc
 from tagger.core.entities import TAG, TAG_HELP, from_bilou, is_bilou, is_bioes, to_iob2
 from tagger.core.errors import DataError, causes, plural
 from tagger.data.conll import read_conll_file, sentence_features
-from tagger.data.sources import (
-    DATASET_SUFFIXES,
-    SPLIT_ALIASES,
-    DatasetFolder,
-    HubDataset,
-    SavedDataset,
-    Source,
-    SplitFiles,
-    resolve,
-)
+from tagger.data.sources import (DATASET_SUFFIXES, SPLIT_ALIASES, DatasetFolder, HubDataset, SavedDataset, Source,
+                                 SplitFiles, resolve)
 
 # Each load_dataset would otherwise send a request to count a download, which waits for its
 # timeout offline: reading a local file must not touch the network.

@@ -25,20 +25,9 @@ from tagger.core.config import Dimensions, ModelConfig, package_version
 from tagger.core.errors import ArtifactError
 from tagger.model import compact, format1
 from tagger.model.encoding import Encoder
-from tagger.model.modeldir import (
-    CHECKPOINT_FILE,
-    CONFIG_FILE,
-    FORMAT_VERSION,
-    MODEL_FILES,
-    READABLE_FORMATS,
-    TRAINING_FILE,
-    VOCAB_FILE,
-    WEIGHTS_FILE,
-    has_checkpoint,
-    has_model,
-    read_checked,
-    refuse_a_file,
-)
+from tagger.model.modeldir import (CHECKPOINT_FILE, CONFIG_FILE, FORMAT_VERSION, MODEL_FILES, READABLE_FORMATS,
+                                   TRAINING_FILE, VOCAB_FILE, WEIGHTS_FILE, has_checkpoint, has_model, read_checked,
+                                   refuse_a_file)
 from tagger.model.network import BiLSTMTagger
 
 # What tagger writes into a model directory, the temporary files of its atomic writes included.

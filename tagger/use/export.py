@@ -28,15 +28,8 @@ from tagger.core.errors import ArtifactError, TaggerError
 from tagger.model.artifact import WORD_SCALES, read_weights
 from tagger.model.compact import NIBBLE_OFFSET
 from tagger.model.encoding import PAD_ID, Encoder
-from tagger.model.modeldir import (
-    CONFIG_FILE,
-    EXPORTED,
-    FORMAT_VERSION,
-    ONNX_FILE,
-    TRAINING_FILE,
-    VOCAB_FILE,
-    load_model,
-)
+from tagger.model.modeldir import (CONFIG_FILE, EXPORTED, FORMAT_VERSION, ONNX_FILE, TRAINING_FILE, VOCAB_FILE,
+                                   load_model)
 from tagger.model.network import BiLSTMTagger
 
 OPSET = 17

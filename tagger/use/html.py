@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from tagger.core.entities import Entity
 from tagger.use.error_analysis import CATEGORIES, ERROR_CATEGORIES, EntityError, ErrorReport, label
 
-if TYPE_CHECKING:  # evaluation imports torch and seqeval, which predict's page does without
+if TYPE_CHECKING:  # evaluation reads data through datasets, which predict's page does without
     from tagger.use.evaluation import Evaluation
 
 Span = tuple[int, int, str, float | None]  # start, end (character offsets), type, score (None: no score)
