@@ -45,11 +45,12 @@ def train(
                                            rich_help_panel="Model")] = MODEL.dropout,
     word_dropout: Annotated[float, typer.Option(help="Share of words replaced by the unknown word in training.",
                                                 rich_help_panel="Model")] = MODEL.word_dropout,
-    epochs: Annotated[int | None, typer.Option(help="Most epochs to train.", show_default=str(DEFAULT_EPOCHS),
-                                               rich_help_panel="Training")] = None,
-    patience: Annotated[int | None, typer.Option(help="Stop after this many epochs without a better dev F1.",
-                                                 show_default=str(DEFAULT_PATIENCE),
-                                                 rich_help_panel="Training")] = None,
+    epochs: Annotated[int | None, typer.Option(
+        help=f"Most epochs to train. Default: {DEFAULT_EPOCHS}; with --train-with-dev, give it (or --epochs-from).",
+        show_default=False, rich_help_panel="Training")] = None,
+    patience: Annotated[int | None, typer.Option(
+        help=f"Stop after this many epochs without a better dev F1. Default: {DEFAULT_PATIENCE}; none with "
+             "--train-with-dev.", show_default=False, rich_help_panel="Training")] = None,
     batch_size: Annotated[int, typer.Option(help="Sentences per batch.",
                                             rich_help_panel="Training")] = TRAINING.batch_size,
     lr: Annotated[float, typer.Option(help="Adam learning rate.", rich_help_panel="Training")] = TRAINING.lr,
@@ -96,8 +97,9 @@ def train(
 
     quiet_datasets()
     model = model or model_dir_to_train()
-    is_main = World.from_environment().is_main
-    command = "tagger train" if World.from_environment().size == 1 else "torchrun ... -m tagger train"
+    world = World.from_environment()
+    is_main = world.is_main
+    command = "tagger train" if world.size == 1 else "torchrun ... -m tagger train"
     resume_command = f"{command} --model {shlex.quote(str(model))} --resume"
     stop = threading.Event()
     try:

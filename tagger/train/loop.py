@@ -75,7 +75,7 @@ class TrainingState:
         return cls(model, optimizer, schedule, scaler, random.Random(config.seed), world)
 
     def checkpoint(self, config: TrainConfig, source: dict) -> dict:
-        return {"config": asdict(config), "data": source, "position": asdict(self.position),
+        return {"config": config.to_dict(), "data": source, "position": asdict(self.position),
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "schedule": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
                 "shuffler": self.shuffler.getstate(), "torch_rng": torch.get_rng_state(),
