@@ -53,7 +53,8 @@ def test_more_threads_than_cores_are_refused_before_any_work(small_model, tmp_pa
     result = CliRunner().invoke(app, [command, "--model", str(model), "--threads", str(cores() + 1)], input="Hi.\n")
     assert result.exit_code == 2
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
-    assert result.stderr.startswith(f"error: --threads {cores() + 1}: tagger may use {plural(cores(), 'core')} here")
+    assert result.stderr.startswith(f"error: threads (--threads) = {cores() + 1}: tagger may use "
+                                    f"{plural(cores(), 'core')} here")
     assert f"give {cores()} or fewer" in result.stderr
     assert not (tmp_path / "new").exists()
     with pytest.raises(TaggerError, match="give .* or fewer"):

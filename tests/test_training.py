@@ -200,12 +200,17 @@ RULES = [
      "TrainConfig: epochs (--epochs) and epochs_from (--epochs-from) both given"),
     (dict(epochs_from="dev-run"), ["--epochs-from", "dev-run"],
      "TrainConfig: epochs_from (--epochs-from) is for train_with_dev (--train-with-dev)"),
+    (dict(seed=-1), ["--seed", "-1"], "TrainConfig.seed = -1 (--seed): give a whole number from 0"),
+    (dict(lr=float("inf")), ["--lr", "inf"], "TrainConfig.lr = inf (--lr): give a learning rate above 0"),
+    (dict(embeddings="no-such.vec"), ["--embeddings", "no-such.vec"], "no-such.vec: no such file; --embeddings takes"),
     (dict(runtime=dict(device="cpu", precision="bf16")), ["--device", "cpu", "--precision", "bf16"],
-     "Runtime.precision (--precision) = 'bf16': mixed precision is for CUDA GPUs"),
+     "Runtime.precision = 'bf16' (--precision): mixed precision is for CUDA GPUs"),
+    (dict(runtime=dict(threads=0)), ["--threads", "0"], "threads (--threads) = 0: give a whole number, 1 or more"),
+    (dict(runtime=dict(device="mps")), ["--device", "mps"], "Runtime.device = 'mps' (--device): use auto, cpu, cuda"),
 ]
 if not torch.cuda.is_available():  # `auto` finds the CPU: refused once it has
     RULES.append((dict(runtime=dict(precision="fp16")), ["--precision", "fp16"],
-                  "Runtime.precision (--precision) = 'fp16': mixed precision is for CUDA GPUs"))
+                  "Runtime.precision = 'fp16' (--precision): mixed precision is for CUDA GPUs"))
 
 
 @pytest.mark.parametrize("settings, options, message", RULES, ids=[message for *_, message in RULES])
@@ -216,7 +221,7 @@ def test_a_bad_setting_is_refused_from_python_before_any_data_is_read(tmp_path, 
         if "model" in settings:
             settings["model"] = ModelConfig(**settings["model"])
         list(train(TrainConfig(**settings), tmp_path / "no-such-data", tmp_path / "model", Runtime(**runtime)))
-    assert str(refused.value).startswith(message)
+    assert message in str(refused.value)
     assert not (tmp_path / "model").exists()
 
 
@@ -229,7 +234,7 @@ def test_a_bad_setting_is_the_same_one_line_and_exit_2_from_the_command_line(tmp
     result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "no-such-data"), "--model",
                                       str(tmp_path / "model"), *options])
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr.startswith(f"error: {message}") and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: ") and message in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "model").exists()
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tagger.core.entities import Entity
+from tagger.core.errors import plural
 from tagger.train.records import Epoch, Finished, Record, Started, Step, Stopped
 from tagger.use.error_analysis import CATEGORIES, ERROR_CATEGORIES, EntityError, ErrorReport, label
 from tagger.use.metrics import Metrics
@@ -72,7 +73,7 @@ def show_training(records: Iterable[Record], console: Console) -> Finished | Sto
                 end = record
     if isinstance(end, Finished):
         if end.dev is None:
-            console.print(f"Trained for {end.best_epoch} epochs with no dev set to choose an epoch on (--train-with-dev): "
+            console.print(f"Trained for {plural(end.best_epoch, 'epoch')} with no dev set to choose an epoch on (--train-with-dev): "
                           f"the last epoch's model is kept; {end.seconds / 60:.1f} min in all.", soft_wrap=True)
         else:
             reason = "stopped early: no better dev F1" if end.stopped_early else "reached --epochs"

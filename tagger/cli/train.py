@@ -43,7 +43,7 @@ def train(
                                              rich_help_panel="Model")] = MODEL.hidden_size,
     dropout: Annotated[float, typer.Option(help="Dropout on LSTM inputs and outputs, from 0 up to 1.",
                                            rich_help_panel="Model")] = MODEL.dropout,
-    word_dropout: Annotated[float, typer.Option(help="Share of words replaced by the unknown word in training.",
+    word_dropout: Annotated[float, typer.Option(help="Share of words replaced by the unknown word in training, from 0 up to 1.",
                                                 rich_help_panel="Model")] = MODEL.word_dropout,
     epochs: Annotated[int | None, typer.Option(
         help=f"Most epochs to train. Default: {DEFAULT_EPOCHS}; with --train-with-dev, give it (or --epochs-from).",
@@ -54,9 +54,9 @@ def train(
     batch_size: Annotated[int, typer.Option(help="Sentences per batch.",
                                             rich_help_panel="Training")] = TRAINING.batch_size,
     lr: Annotated[float, typer.Option(help="Adam learning rate.", rich_help_panel="Training")] = TRAINING.lr,
-    lr_decay: Annotated[float, typer.Option(help="Learning rate multiplied by this after each epoch.",
+    lr_decay: Annotated[float, typer.Option(help="Learning rate multiplied by this after each epoch: above 0, at most 1.",
                                             rich_help_panel="Training")] = TRAINING.lr_decay,
-    seed: Annotated[int, typer.Option(help="Random seed.", rich_help_panel="Training")] = TRAINING.seed,
+    seed: Annotated[int, typer.Option(help="Random seed, 0 or more.", rich_help_panel="Training")] = TRAINING.seed,
     train_with_dev: Annotated[bool, typer.Option("--train-with-dev", help="Train the final model on train and "
                                                  "dev together, for --epochs or --epochs-from; no dev set is "
                                                  "left to choose an epoch on.", rich_help_panel="Training")] = False,
@@ -70,7 +70,7 @@ def train(
                                             "--model.", rich_help_panel="Training")] = False,
     device: DeviceOption = RUNTIME.device,
     precision: Annotated[Precision, typer.Option(help="On CUDA, bf16 or fp16 train in mixed precision "
-                                                 "(autocast); fp32 everywhere else.")] = Precision(RUNTIME.precision),
+                                                 "(autocast); on the CPU, fp32 only.")] = Precision(RUNTIME.precision),
     timeout: Annotated[float, typer.Option(help="With several processes (torchrun): seconds each waits "
                                            "for the others before it stops with an error.")] = RUNTIME.timeout,
     threads: Annotated[int | None, typer.Option(help="torch's threads (in each process, with torchrun). "

@@ -28,8 +28,9 @@ def evaluate(
     tokens_column: TokensColumnOption = None,
     tags_column: TagsColumnOption = None,
     model: ModelOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table; its scores "
-                                          "are fractions (0.8957) where the table shows percentages.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table: f1, "
+                                          "precision and recall as fractions (0.8957) in seqeval's default (conlleval) "
+                                          "mode, support as gold entities, per_type, and more (see the README).")] = False,
     errors: Annotated[bool, typer.Option("--errors", help="Also break every entity down into correct, wrong "
                                          "type, wrong boundary, both wrong, missed and spurious, with a few "
                                          "examples of each (--json lists every error).")] = False,

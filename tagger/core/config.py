@@ -4,11 +4,12 @@ imports neither torch nor datasets (`tagger predict` must start fast)."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tagger.core.errors import ArtifactError, SettingError, TaggerError, plural
+from tagger.core.errors import ArtifactError, SettingError, plural
 
 DECODERS = ("softmax", "crf")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -29,14 +30,14 @@ def _whole(value: object) -> bool:
 
 
 def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # The settings `tagger train` takes as options of the same name (--lr-decay for lr_decay): its messages
 # name both.
 TRAIN_OPTIONS = frozenset({"hidden_size", "dropout", "word_dropout", "embeddings", "epochs", "patience", "batch_size",
-                           "lr", "lr_decay", "seed", "train_with_dev", "epochs_from", "precision", "device", "timeout",
-                           "threads"})
+                           "lr", "lr_decay", "seed", "train_with_dev", "epochs_from", "decoder", "precision", "device",
+                           "timeout", "threads"})
 DEFAULT_EPOCHS, DEFAULT_PATIENCE = 30, 5
 
 
@@ -68,8 +69,7 @@ class ModelConfig:
     char_kernel: int = 3
 
     def __post_init__(self):
-        if self.decoder not in DECODERS:
-            raise ValueError(f"decoder {self.decoder!r} is not one of {', '.join(DECODERS)}")
+        _check(self, "decoder", self.decoder in DECODERS, f"use one of {', '.join(DECODERS)}")
         for size in ("hidden_size", "lstm_layers", "char_dim", "char_filters", "char_kernel"):
             _check(self, size, _whole(getattr(self, size)) and getattr(self, size) >= 1, "give a whole number, 1 or more")
         for share in ("dropout", "word_dropout"):
@@ -116,6 +116,12 @@ class TrainConfig:
     epochs_from: str | None = None  # with train_with_dev: a dev run's model directory, whose best epoch it takes
 
     def __post_init__(self):
+        _check(self, "model", isinstance(self.model, ModelConfig), "give a ModelConfig")
+        _check(self, "embeddings", isinstance(self.embeddings, str), "give glove, none or a vectors file's path")
+        _check(self, "train_with_dev", isinstance(self.train_with_dev, bool), "give True or False")
+        _check(self, "epochs_from", self.epochs_from is None or isinstance(self.epochs_from, str),
+               "give a model directory's path, as a string")
+        _check(self, "seed", _whole(self.seed) and 0 <= self.seed < 2 ** 32, "give a whole number from 0 to 2**32 - 1")
         if self.train_with_dev:
             self._check_training_on_dev()
         else:
@@ -177,6 +183,9 @@ class Runtime:
         _check(self, "timeout", _number(self.timeout) and self.timeout > 0, "give seconds above 0")
         if self.threads is not None:
             check_threads(self.threads)
+        _check(self, "device", isinstance(self.device, str) and (self.device in ("auto", "cpu", "cuda")
+                                                                  or self.device.startswith("cuda:")),
+               "use auto, cpu, cuda or cuda:N")
         if self.device == "cpu":
             self.check_device_type("cpu")
 
@@ -184,8 +193,7 @@ class Runtime:
         """Mixed precision is for CUDA: on the CPU, the device named or the one `auto` found, it
         is refused before any data is read."""
         if device_type != "cuda" and self.precision != "fp32":
-            raise SettingError(f"Runtime.{setting('precision')} = {self.precision!r}: mixed precision is for CUDA "
-                               "GPUs; on the CPU use fp32")
+            _check(self, "precision", False, "mixed precision is for CUDA GPUs; on the CPU use fp32")
 
 
 def cores() -> int:
@@ -200,10 +208,10 @@ def check_threads(threads: int) -> None:
     """A number of threads or processes must be a whole number, from 1 to the cores this
     process may use: more only wait for one another."""
     if not _whole(threads) or threads < 1:
-        raise TaggerError(f"--threads {threads!r}: give a whole number of threads, 1 or more")
+        raise SettingError(f"threads (--threads) = {threads!r}: give a whole number, 1 or more")
     if threads > cores():
-        raise TaggerError(f"--threads {threads}: tagger may use {plural(cores(), 'core')} here, and threads beyond "
-                          f"them only wait for one another; give {cores()} or fewer")
+        raise SettingError(f"threads (--threads) = {threads}: tagger may use {plural(cores(), 'core')} here, and "
+                           f"threads beyond them only wait for one another; give {cores()} or fewer")
 
 
 def package_version() -> str:

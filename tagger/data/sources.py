@@ -55,13 +55,14 @@ class Source:
             raise DataError(f"--{split_files[0]} given without --train; give the training file with --train")
 
     @classmethod
-    def of(cls, source: str | Source | dict | None) -> Source:
-        """A Source from what a caller gives: a location string, a Source, or a recorded dict."""
+    def of(cls, source: str | os.PathLike | Source | dict | None) -> Source:
+        """A Source from what a caller gives: a location (a string or a path), a Source, or a
+        recorded dict."""
         if isinstance(source, Source):
             return source
         if isinstance(source, dict):
             return cls(**source)
-        return cls(data=source)
+        return cls(data=None if source is None else os.fspath(source))
 
     @property
     def location(self) -> str:

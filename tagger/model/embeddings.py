@@ -33,6 +33,12 @@ def load_vectors(spec: str) -> WordVectors | None:
     return _read_text_vectors(Path(spec))
 
 
+def check(spec: str) -> None:
+    """Refuse vectors that cannot be read before a run reads its data: a vectors file must exist."""
+    if spec not in ("glove", "none") and not Path(spec).is_file():
+        raise DataError(f"{spec}: no such file; --embeddings takes glove, none or a GloVe / word2vec text file")
+
+
 def locate(spec: str) -> str:
     """`spec` as a training run records it: a vectors file's path made absolute, so that the
     run resumes from any directory."""

@@ -117,6 +117,7 @@ def _open(model_dir: Path, start: tuple[TrainConfig, Source, bool] | dict,
                 refuse_settings_unlike_the_run(model_dir, config, source, start)
             else:
                 config, source, overwrite = start
+                embeddings.check(config.embeddings)
                 config = with_epochs_from(config, model_dir)
                 directory = RunDirectory.create(model_dir, overwrite)
             opened = (directory.checkpoint, config.to_dict(), source.to_dict())

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-from tagger.core.config import ModelConfig, TrainConfig, setting
+from tagger.core.config import TRAIN_OPTIONS, ModelConfig, TrainConfig, setting
 from tagger.core.errors import ArtifactError, SettingError
 from tagger.data.sources import Source, located_path
 from tagger.model import embeddings, modeldir
@@ -25,9 +25,9 @@ def refuse_settings_unlike_the_run(model_dir: Path, config: TrainConfig, source:
     --resume added is how many resume."""
     unlike = sorted(name for name, value in expected.items() if _run_value(name, config, source) != _as_run(name, value))
     if unlike:
-        options = ", ".join("--" + name.replace("_", "-") for name in unlike)
-        raise SettingError(f"{model_dir}: the run started with other {options}; resume continues it with its own, "
-                           "so leave them out (or start a new run with --overwrite)")
+        options = ", ".join(f"--{name.replace('_', '-')} {_run_value(name, config, source)}" for name in unlike)
+        raise SettingError(f"{model_dir}: the run started with {options}; resume continues it with its own "
+                           "settings, so leave out those that differ (or start a new run with --overwrite)")
 
 
 def check_expected(expected: Mapping[str, object]) -> None:
@@ -69,11 +69,13 @@ def with_epochs_from(config: TrainConfig, model_dir: Path) -> TrainConfig:
         raise SettingError(f"{setting('epochs_from')} names the run's own directory, {model_dir}: the new "
                            "model would replace the run it takes its epochs from; give another --model")
     best_epoch, trained_with = dev_run(epochs_from)
+    # Training on train + dev leaves nothing out as dev: the share held out does not matter.
     unlike = sorted(_settings_unlike(config, trained_with) - {"epochs", "patience", "seed", "train_with_dev",
-                                                              "epochs_from"})
+                                                              "epochs_from", "dev_fraction"})
     if unlike:
         settings = {**asdict(trained_with.model), **asdict(trained_with)}
-        options = ", ".join(f"--{name.replace('_', '-')} {settings[name]}" for name in unlike)
+        options = ", ".join(f"--{name.replace('_', '-')} {settings[name]}" if name in TRAIN_OPTIONS
+                            else f"{name}={settings[name]!r}" for name in unlike)
         raise SettingError(f"{epochs_from} was trained with {options}: give the same, so that its best epoch "
                            "means the same here (or give --epochs N)")
     return replace(config, epochs=best_epoch, epochs_from=None)
@@ -101,8 +103,8 @@ def dev_run(model_dir: Path) -> tuple[int, TrainConfig]:
     """The best epoch of the finished run that saved the model in `model_dir`, chosen on dev, and
     the settings it trained with: how long, and how, to train on train + dev."""
     model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        kind = "a file" if model_dir.exists() else "no such directory"
+    if not model_dir.is_dir() or not (modeldir.has_model(model_dir) or modeldir.has_checkpoint(model_dir)):
+        kind = "no such directory" if not model_dir.exists() else "a file" if model_dir.is_file() else "holds no model"
         raise ArtifactError(f"{model_dir}: {kind}; --epochs-from takes the directory of a model trained with a dev set")
     if modeldir.has_checkpoint(model_dir):
         raise ArtifactError(f"{model_dir}: its run is unfinished, so its best epoch may not be its last word; finish "
