@@ -124,6 +124,9 @@ def test_a_lost_process_stops_the_other_with_a_message_and_resume_finishes(corpo
             "--timeout", str(timeout)]
     processes = launch(args, [tmp_path, tmp_path])
     wait_until((model / "checkpoint.pt").exists, "the first checkpoint", timeout=300, process=processes[0])
+    trained = cpu_seconds(processes[1].pid)
+    wait_until(lambda: cpu_seconds(processes[1].pid) > trained + 1, "a second of training in epoch 2",
+               process=processes[1])
     lost_at = time.monotonic()
     processes[1].send_signal(lost)
     code, _, stderr = outcomes(processes[:1])[0]
@@ -140,6 +143,12 @@ def test_a_lost_process_stops_the_other_with_a_message_and_resume_finishes(corpo
     assert [code for code, _, _ in results] == [0] * resumed_on, results
     assert f"Resuming the run at epoch {position['epoch']} ({position['step']:,} steps" in results[0][1]
     assert (model / "weights.pt").is_file() and not (model / "checkpoint.pt").exists()
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time process `pid` has used (Linux's /proc), a measure of the work it has done."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def test_every_batch_has_a_sentence_for_every_process():
