@@ -128,6 +128,10 @@ def test_printed_commands_can_be_pasted_whatever_the_path(trained, tmp_path, mon
     command = re.fullmatch(r"interrupted; its best model so far is kept there; continue with: (.*)\n",
                            result.stderr).group(1)
     assert shlex.split(command) == ["tagger", "train", "--model", str(model), "--resume"]
+    monkeypatch.setattr("tagger.cli.render.show_training", lambda records, console: Stopped(
+        epoch=2, step=5, resumable=True, best_model_saved=True, dev_trained=True))
+    result = invoke("train", "--data", corpus, "--model", model, "--device", "cpu")
+    assert result.stderr.startswith("interrupted; its last epoch's model is kept there; continue with: ")
 
 
 def test_train_on_a_file_per_split(tmp_path):
@@ -243,3 +247,18 @@ def test_train_errors_name_the_data_as_the_user_gave_it(tmp_path, monkeypatch):
     Path("bad.txt").write_text("Ada B-PER\nBrandt\n\n", encoding="utf-8")
     result = invoke("train", "--data", "bad.txt", "--model", "m")
     assert result.exit_code == 2 and result.stderr.startswith("error: bad.txt:2: one column")
+
+
+def test_the_summary_of_a_resumed_run_says_when_its_best_epoch_came_before_the_resume():
+    from rich.console import Console
+
+    from tagger.cli.render import show_training
+    from tagger.train.records import Finished, Started
+    from tagger.use.metrics import Metrics
+
+    dev = Metrics(0.9, 0.9, 0.9, 0.9, 10, {})
+    started = Started(10, 50, 2, False, 0, ["O", "B-PER"], 20, None, 100, "cpu", 1, resumed_at=(3, 0))
+    for best_epoch, where in [(1, "(before this resume)"), (3, "(* above)")]:
+        console = Console(record=True, width=200)
+        show_training([started, Finished(best_epoch, dev, None, stopped_early=True, seconds=60.0)], console)
+        assert f"Best dev F1 90.00 at epoch {best_epoch} {where}; stopped early" in console.export_text()

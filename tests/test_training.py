@@ -89,6 +89,15 @@ def test_a_run_stopped_on_request_keeps_its_place_and_resumes_to_the_same_model(
     assert all(torch.equal(final[name], tensor) for name, tensor in expected.items())
 
 
+def test_a_run_on_train_and_dev_stopped_says_the_model_kept_is_its_last_epoch_s(corpus, tmp_path):
+    stop = threading.Event()
+    run = train(replace(ON_DEV, epochs=3), corpus, tmp_path / "model", CPU, stop=stop)
+    for record in run:
+        if isinstance(record, Step) and record.epoch == 2:
+            stop.set()
+    assert record == Stopped(epoch=2, step=1, resumable=True, best_model_saved=True, dev_trained=True)
+
+
 def test_a_run_stopped_before_its_first_step_leaves_nothing(corpus, tmp_path):
     stop = threading.Event()
     stop.set()

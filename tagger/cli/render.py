@@ -77,7 +77,9 @@ def show_training(records: Iterable[Record], console: Console) -> Finished | Sto
                           f"the last epoch's model is kept; {end.seconds / 60:.1f} min in all.", soft_wrap=True)
         else:
             reason = "stopped early: no better dev F1" if end.stopped_early else "reached --epochs"
-            console.print(f"Best dev F1 {_pct(end.dev.f1)} at epoch {end.best_epoch} (* above); {reason}; "
+            shown = started.resumed_at is None or end.best_epoch >= started.resumed_at[0]
+            where = "* above" if shown else "before this resume"
+            console.print(f"Best dev F1 {_pct(end.dev.f1)} at epoch {end.best_epoch} ({where}); {reason}; "
                           f"{end.seconds / 60:.1f} min in all.", soft_wrap=True)
         if end.test is not None:
             title = "Test set (best model)" if end.dev is not None else "Test set (last epoch's model)"

@@ -133,7 +133,8 @@ def train(
             Console().print(f"Model saved to {model}/; tag text with: tagger predict --model "
                             f"{shlex.quote(str(model))} < file.txt", soft_wrap=True, markup=False)
         return
-    saved = "its best model so far is kept there; " if end.best_model_saved else ""
+    kept = "its last epoch's model" if end.dev_trained else "its best model so far"
+    saved = f"{kept} is kept there; " if end.best_model_saved else ""
     _say_if(is_main, f"interrupted; {saved}continue with: {resume_command}" if end.resumable
             else f"interrupted before training began; {saved}nothing to resume")
     raise typer.Exit(130)

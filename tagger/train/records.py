@@ -56,6 +56,7 @@ class Stopped:
     step: int  # its steps done
     resumable: bool  # a checkpoint holds the run where it stopped
     best_model_saved: bool  # the model directory holds the best model so far
+    dev_trained: bool = False  # trained on train + dev: the model kept is the last epoch's
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,7 @@ def _loop(run: _Run, runtime: Runtime, stop: threading.Event,
     directory, state, world = run.directory, run.state, run.state.world
     if stop.is_set():  # before the first step: nothing to keep
         return Stopped(state.position.epoch, state.position.step, resumable=directory.checkpoint is not None,
-                       best_model_saved=directory.has_model())
+                       best_model_saved=directory.has_model(), dev_trained=run.config.train_with_dev)
 
     def save_checkpoint() -> None:
         directory.save_checkpoint(state.checkpoint(run.config, run.summary["data"]))
@@ -198,7 +198,7 @@ def _loop(run: _Run, runtime: Runtime, stop: threading.Event,
                 if stop.is_set():
                     save_checkpoint()
                     return Stopped(state.position.epoch, state.position.step, resumable=True,
-                                   best_model_saved=directory.has_model())
+                                   best_model_saved=directory.has_model(), dev_trained=run.config.train_with_dev)
     except GeneratorExit:  # the caller stops reading between two steps: keep the run's place
         save_checkpoint()
         raise
