@@ -140,17 +140,17 @@ def train(
     raise typer.Exit(130)
 
 
-_NOT_SETTINGS = {"model", "resume", "overwrite", "device", "precision", "timeout", "threads"}  # how, not what
-
-
 def _typed_settings(ctx: typer.Context) -> dict[str, object]:
-    """The settings typed on the command line, by their names in the library's settings, for a
-    resumed run to hold against its own."""
+    """The settings of a run typed on the command line (not how to run it: --device, --threads),
+    by their names in the library's settings, for a resumed run to hold against its own."""
+    from tagger.train.settings import SETTING_FIELDS
+
     typed = {}
     for name, value in ctx.params.items():
+        setting = SOURCE_OPTIONS.get(name, name)
         # By name: Typer carries its own copy of click, whose ParameterSource is not click's.
-        if name not in _NOT_SETTINGS and ctx.get_parameter_source(name).name == "COMMANDLINE":
-            typed[SOURCE_OPTIONS.get(name, name)] = str(value) if isinstance(value, Path) else getattr(value, "value", value)
+        if setting in SETTING_FIELDS and ctx.get_parameter_source(name).name == "COMMANDLINE":
+            typed[setting] = str(value) if isinstance(value, Path) else getattr(value, "value", value)
     return typed
 
 

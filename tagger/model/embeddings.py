@@ -30,6 +30,7 @@ def load_vectors(spec: str) -> WordVectors | None:
         return None
     if spec == "glove":
         return _packaged_glove()
+    check(spec)
     return _read_text_vectors(Path(spec))
 
 
@@ -70,9 +71,6 @@ def _packaged_glove() -> WordVectors:
 
 
 def _read_text_vectors(path: Path) -> WordVectors:
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; --embeddings takes glove, none or a GloVe / "
-                        "word2vec text file")
     words, rows = [], []
     with path.open(encoding="utf-8", errors="replace") as file:
         for line_number, line in enumerate(file, 1):

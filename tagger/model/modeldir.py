@@ -134,7 +134,7 @@ def _load_model(model_dir: Path, device: str, threads: int) -> SavedModel:
     if not config_path.exists() and has_checkpoint(model_dir):
         raise ArtifactError(f"{model_dir}: holds an unfinished run that has not saved a model yet; continue it "
                             f"with: tagger train --model {shlex.quote(str(model_dir))} --resume")
-    if not config_path.exists() and not any((model_dir / name).exists() for name in MODEL_FILES):
+    if not any((model_dir / name).exists() for name in MODEL_FILES):
         raise ArtifactError(f"{model_dir}: holds no tagger model (one is a folder of {CONFIG_FILE}, {VOCAB_FILE} and "
                             f"{WEIGHTS_FILE} or {ONNX_FILE}, as `tagger train` and `tagger export` write); point --model "
                             "at such a folder, or train one into this one")
@@ -202,3 +202,12 @@ def _read_vocabulary(path: Path, config: dict) -> Encoder:
     except ValueError as problem:
         raise ArtifactError(f"{path}: not a vocabulary tagger wrote ({problem}): damaged or replaced; restore it "
                             "from a copy of the model or retrain the model") from None
+
+
+def training_settings(training: dict) -> dict:
+    """The training settings a saved model's training.json records: its `config`, or the
+    `options` (all but the network's design) that earlier versions wrote; {} where neither is."""
+    for key in ("config", "options"):
+        if isinstance(training.get(key), dict):
+            return training[key]
+    return {}

@@ -92,7 +92,6 @@ class _Run:
 
     directory: RunDirectory
     config: TrainConfig
-    source: Source
     splits: datasets.DatasetDict
     sentences: corpus.TrainingSentences
     dev_split: datasets.Dataset | None
@@ -161,7 +160,7 @@ def _prepare(opened: tuple[RunDirectory, TrainConfig, Source], runtime: Runtime,
         decoder=config.model.decoder)
     summary = {"data": source.located().to_dict(), "config": config.to_dict(),
                "runtime": {"device": str(device), "precision": runtime.precision, "processes": world.size}}
-    return _Run(directory, config, source, splits, sentences, dev_split, encoder, state, device, started, summary)
+    return _Run(directory, config, splits, sentences, dev_split, encoder, state, device, started, summary)
 
 
 def _loop(run: _Run, runtime: Runtime, stop: threading.Event,

@@ -14,7 +14,9 @@ from tagger.data.sources import Source, located_path
 from tagger.model import embeddings, modeldir
 
 SOURCE_FIELDS = frozenset(field.name for field in fields(Source))
-SETTING_FIELDS = SOURCE_FIELDS | {field.name for config in (TrainConfig, ModelConfig) for field in fields(config)}
+# What a run is set by, each by its field name: the network's design within TrainConfig.model
+# is given field by field.
+SETTING_FIELDS = SOURCE_FIELDS | {field.name for config in (TrainConfig, ModelConfig) for field in fields(config)} - {"model"}
 
 
 def refuse_settings_unlike_the_run(model_dir: Path, config: TrainConfig, source: Source,
@@ -23,9 +25,10 @@ def refuse_settings_unlike_the_run(model_dir: Path, config: TrainConfig, source:
     `expected` (by its field name in TrainConfig, ModelConfig or Source) that differs would be
     ignored, so it is refused. The same value is fine: rerunning the first command with
     --resume added is how many resume."""
-    unlike = sorted(name for name, value in expected.items() if _run_value(name, config, source) != _as_run(name, value))
+    recorded = {**_flat(config), **asdict(source.located())}  # format 1 kept local paths relative
+    unlike = sorted(name for name, value in expected.items() if recorded[name] != _as_run(name, value))
     if unlike:
-        options = ", ".join(f"--{name.replace('_', '-')} {_run_value(name, config, source)}" for name in unlike)
+        options = ", ".join(f"--{name.replace('_', '-')} {recorded[name]}" for name in unlike)
         raise SettingError(f"{model_dir}: the run started with {options}; resume continues it with its own "
                            "settings, so leave out those that differ (or start a new run with --overwrite)")
 
@@ -41,12 +44,11 @@ def check_expected(expected: Mapping[str, object]) -> None:
         raise SettingError(f"{setting('epochs_from')} does not apply to resuming: the run keeps its own epochs")
 
 
-def _run_value(name: str, config: TrainConfig, source: Source) -> object:
-    if name in SOURCE_FIELDS:
-        return getattr(source.located(), name)  # format 1 kept local paths relative
-    if name == "embeddings":
-        return embeddings.locate(config.embeddings)  # format 1 kept a vectors file's path relative
-    return getattr(config.model if hasattr(config.model, name) else config, name)
+def _flat(config: TrainConfig) -> dict[str, object]:
+    """The settings of `config` by field name, the network's among them, a vectors file by its
+    absolute path (format 1 kept it relative)."""
+    flat = {field.name: getattr(config, field.name) for field in fields(TrainConfig) if field.name != "model"}
+    return {**asdict(config.model), **flat, "embeddings": embeddings.locate(config.embeddings)}
 
 
 def _as_run(name: str, value: object) -> object:
@@ -73,7 +75,7 @@ def with_epochs_from(config: TrainConfig, model_dir: Path) -> TrainConfig:
     unlike = sorted(_settings_unlike(config, trained_with) - {"epochs", "patience", "seed", "train_with_dev",
                                                               "epochs_from", "dev_fraction"})
     if unlike:
-        settings = {**asdict(trained_with.model), **asdict(trained_with)}
+        settings = _flat(trained_with)
         options = ", ".join(f"--{name.replace('_', '-')} {settings[name]}" if name in TRAIN_OPTIONS
                             else f"{name}={settings[name]!r}" for name in unlike)
         raise SettingError(f"{epochs_from} was trained with {options}: give the same, so that its best epoch "
@@ -82,21 +84,15 @@ def with_epochs_from(config: TrainConfig, model_dir: Path) -> TrainConfig:
 
 
 def _settings_unlike(config: TrainConfig, other: TrainConfig) -> set[str]:
-    """The ModelConfig and TrainConfig field names whose values differ; vectors files compared by
-    their absolute paths."""
-    config = replace(config, embeddings=embeddings.locate(config.embeddings))
-    other = replace(other, embeddings=embeddings.locate(other.embeddings))
-    return ({field.name for field in fields(ModelConfig) if getattr(config.model, field.name) != getattr(other.model, field.name)}
-            | {field.name for field in fields(TrainConfig)
-               if field.name != "model" and getattr(config, field.name) != getattr(other, field.name)})
+    """The ModelConfig and TrainConfig field names whose values differ."""
+    settings, others = _flat(config), _flat(other)
+    return {name for name in settings if settings[name] != others[name]}
 
 
 def trained_with(training: dict, model: ModelConfig) -> TrainConfig:
     """The settings a saved model trained with, from its training.json: its `config`, or, as
     versions before it wrote them, its `options` and the model's own settings."""
-    if isinstance(training.get("config"), dict):
-        return TrainConfig.from_dict(training["config"])
-    return TrainConfig.from_dict({**training["options"], "model": asdict(model)})
+    return TrainConfig.from_dict({"model": asdict(model), **modeldir.training_settings(training)})
 
 
 def dev_run(model_dir: Path) -> tuple[int, TrainConfig]:
@@ -111,8 +107,8 @@ def dev_run(model_dir: Path) -> tuple[int, TrainConfig]:
                             f"it with `tagger train --model {shlex.quote(str(model_dir))} --resume`, or give --epochs N")
     saved = modeldir.load_model(model_dir)
     epoch = saved.training.get("best_epoch")
-    recorded = isinstance(saved.training.get("config"), dict) or isinstance(saved.training.get("options"), dict)
-    if saved.training.get("dev") is None or not isinstance(epoch, int) or epoch < 1 or not recorded:
+    if saved.training.get("dev") is None or not isinstance(epoch, int) or epoch < 1 \
+            or not modeldir.training_settings(saved.training):
         raise ArtifactError(f"{model_dir}: its model was not chosen on a dev set, so it has no best epoch to "
                             "train for; give a model trained without --train-with-dev, or --epochs N")
     try:

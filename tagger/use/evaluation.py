@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tagger.data import corpus
 from tagger.data.sources import Source
-from tagger.model.modeldir import load_model
+from tagger.model.modeldir import load_model, training_settings
 from tagger.use.error_analysis import ErrorReport, analyse
 from tagger.use.metrics import Metrics, entity_metrics
 from tagger.use.predict import Tagger, tag_in_batches
@@ -41,8 +41,7 @@ def evaluate_saved(model_dir: Path, source: str | Source, split: str | None = No
     saved = load_model(model_dir, device_name)
     tagger = Tagger(saved.model, saved.encoder)
     dataset, split = corpus.load_split(source, split)
-    trained_with = saved.training.get("config") or saved.training.get("options") or {}  # options: what earlier versions wrote
-    trained_on = (split == "validation" and trained_with.get("train_with_dev", False)
+    trained_on = (split == "validation" and training_settings(saved.training).get("train_with_dev", False)
                   and saved.training.get("data") == Source.of(source).located().to_dict())
     sentences, gold = dataset["tokens"], corpus.tag_sequences(dataset)
     started = time.perf_counter()
