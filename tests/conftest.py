@@ -149,6 +149,27 @@ def small_model(trained) -> Path:
     return trained[1]
 
 
+@pytest.fixture(scope="session")
+def tiny_transformer(tmp_path_factory) -> Path:
+    """A BERT of random weights saved as Hugging Face saves one, small enough to train with in
+    seconds: four layers of 16 units, a vocabulary of letters as word pieces, and room for 24
+    positions, so that a sentence of the samples is read in several windows."""
+    transformers = pytest.importorskip("transformers")
+    import string
+
+    import torch
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    pieces = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *string.ascii_lowercase, *string.digits, *".,;:'()-",
+              *(f"##{letter}" for letter in string.ascii_lowercase + string.digits), "the", "in", "on", "met"]
+    transformers.BertTokenizer(vocab={piece: number for number, piece in enumerate(pieces)}).save_pretrained(folder)
+    torch.manual_seed(0)
+    transformers.BertModel(transformers.BertConfig(
+        vocab_size=len(pieces), hidden_size=16, num_hidden_layers=4, num_attention_heads=2, intermediate_size=32,
+        max_position_embeddings=24)).save_pretrained(folder)
+    return folder
+
+
 runner = CliRunner()
 TEXT = "Ada Brandt met Tomas Wey in Velden on Monday.\r\n\r\nNorvik Bank said Lina Okoro will visit Port Arlo.\n"
 

@@ -13,7 +13,8 @@ from typing import Annotated
 import typer
 from typer.core import TyperOption
 
-from tagger.core.config import DECODERS, INPUT_FORMATS, OUTPUT_FORMATS, PRECISIONS, package_version
+from tagger.core.config import (DECODERS, INPUT_FORMATS, OUTPUT_FORMATS, PRECISIONS, SUBWORD_POOLING, TRANSFORMER_LAYERS,
+                                package_version)
 from tagger.core.errors import TaggerError
 
 # Help texts are rich markup, where [word] is a tag and vanishes: a bracket meant as one is
@@ -65,6 +66,8 @@ def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
 
 
 Decoder, Precision = _choices("Decoder", DECODERS), _choices("Precision", PRECISIONS)
+TransformerLayers = _choices("TransformerLayers", TRANSFORMER_LAYERS)
+SubwordPooling = _choices("SubwordPooling", SUBWORD_POOLING)
 InputFormat, OutputFormat = _choices("InputFormat", INPUT_FORMATS), _choices("OutputFormat", OUTPUT_FORMATS)
 
 

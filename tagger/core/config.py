@@ -12,6 +12,11 @@ from pathlib import Path
 from tagger.core.errors import ArtifactError, SettingError, plural
 
 DECODERS = ("softmax", "crf")
+# A transformer's features of a token (tagger.model.transformer): from its last layer, the mean of
+# its last four, or its last four mixed by weights the network learns; of a word's first
+# sub-word, or the mean of its sub-words.
+TRANSFORMER_LAYERS = ("last", "mean4", "mix4")
+SUBWORD_POOLING = ("first", "mean")
 PRECISIONS = ("fp32", "bf16", "fp16")
 INPUT_FORMATS = ("text", "tokenized", "conll")  # what tagger predict reads
 OUTPUT_FORMATS = ("conll", "jsonl", "inline", "html")  # and writes (tagger.use.formats.FORMATS)
@@ -37,7 +42,7 @@ def _number(value: object) -> bool:
 # name both.
 TRAIN_OPTIONS = frozenset({"hidden_size", "dropout", "word_dropout", "embeddings", "epochs", "patience", "batch_size",
                            "lr", "lr_decay", "seed", "train_with_dev", "epochs_from", "decoder", "precision", "device",
-                           "timeout", "threads"})
+                           "timeout", "threads", "transformer", "transformer_layers", "subword_pooling"})
 DEFAULT_EPOCHS, DEFAULT_PATIENCE = 30, 5
 
 
@@ -67,14 +72,25 @@ class ModelConfig:
     char_dim: int = 30
     char_filters: int = 50
     char_kernel: int = 3
+    transformer_layers: str = "mean4"  # with a transformer: which of its layers a token's features come from
+    subword_pooling: str = "first"  # and from which of a word's sub-words
 
     def __post_init__(self):
         _check(self, "decoder", self.decoder in DECODERS, f"use one of {', '.join(DECODERS)}")
+        _check(self, "transformer_layers", self.transformer_layers in TRANSFORMER_LAYERS,
+               f"use one of {', '.join(TRANSFORMER_LAYERS)}")
+        _check(self, "subword_pooling", self.subword_pooling in SUBWORD_POOLING,
+               f"use one of {', '.join(SUBWORD_POOLING)}")
         for size in ("hidden_size", "lstm_layers", "char_dim", "char_filters", "char_kernel"):
             _check(self, size, _whole(getattr(self, size)) and getattr(self, size) >= 1, "give a whole number, 1 or more")
         for share in ("dropout", "word_dropout"):
             _check(self, share, _number(getattr(self, share)) and 0 <= getattr(self, share) < 1,
                    "give a share from 0 up to (not including) 1")
+
+    @property
+    def feature_layers(self) -> int:
+        """The layers of a transformer's features each token carries: the four to mix, or one."""
+        return 4 if self.transformer_layers == "mix4" else 1
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,7 @@ class Dimensions:
     word_dim: int = 50
     frozen_words: int = 0  # the last word ids: pretrained words unseen in training, kept as they are
     frozen_bits: int = 16  # how they are kept: 4 (tagger.model.compact), or 16 (half precision) as before format 3
+    feature_dim: int = 0  # a transformer's hidden size, with one; 0 without
 
 
 @dataclass(frozen=True)
@@ -103,6 +120,7 @@ class TrainConfig:
 
     model: ModelConfig = ModelConfig()
     embeddings: str = "glove"  # glove (GloVe 6B 50d), none, or a GloVe / word2vec text file
+    transformer: str | None = None  # contextual features from this transformer: minilm, a model folder or a Hub id
     pretrained_words: int = 250_000  # most frequent pretrained words kept for text unseen in training
     epochs: int | None = None  # most epochs to train
     patience: int | None = None  # epochs without a better dev F1 before stopping
@@ -118,6 +136,8 @@ class TrainConfig:
     def __post_init__(self):
         _check(self, "model", isinstance(self.model, ModelConfig), "give a ModelConfig")
         _check(self, "embeddings", isinstance(self.embeddings, str), "give glove, none or a vectors file's path")
+        _check(self, "transformer", self.transformer is None or (isinstance(self.transformer, str) and self.transformer),
+               "give minilm, a Hugging Face model folder or a Hub id, as a string")
         _check(self, "train_with_dev", isinstance(self.train_with_dev, bool), "give True or False")
         _check(self, "epochs_from", self.epochs_from is None or isinstance(self.epochs_from, str),
                "give a model directory's path, as a string")

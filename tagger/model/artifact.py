@@ -26,17 +26,20 @@ from tagger.core.errors import ArtifactError
 from tagger.model import compact, format1
 from tagger.model.encoding import Encoder
 from tagger.model.modeldir import (CHECKPOINT_FILE, CONFIG_FILE, FORMAT_VERSION, MODEL_FILES, READABLE_FORMATS,
-                                   TRAINING_FILE, VOCAB_FILE, WEIGHTS_FILE, has_checkpoint, has_model, read_checked,
-                                   refuse_a_file)
+                                   TRAINING_FILE, TRANSFORMER_DIR, VOCAB_FILE, WEIGHTS_FILE, has_checkpoint, has_model,
+                                   read_checked, refuse_a_file)
 from tagger.model.network import BiLSTMTagger
+from tagger.model.transformer import TransformerFeatures
 
 # What tagger writes into a model directory, the temporary files of its atomic writes included.
 WRITTEN_FILES = MODEL_FILES | {f".{CHECKPOINT_FILE}.tmp", f".{TRAINING_FILE}.tmp"}
 WORD_SCALES = "word_embedding.scales"  # weights.pt's scales of the trained word vectors, one a row
 
 
-def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, training: dict) -> None:
-    """Write the model directory in a temporary sibling, then swap it into place."""
+def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, training: dict,
+               features: TransformerFeatures | None = None) -> None:
+    """Write the model directory in a temporary sibling, then swap it into place; with
+    `features`, the transformer they come from too."""
     model_dir = Path(model_dir)
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.tmp-", dir=model_dir.parent))
@@ -44,10 +47,11 @@ def save_model(model_dir: Path, model: BiLSTMTagger, encoder: Encoder, training:
         staging.chmod(0o777 & ~files.umask())  # mkdtemp makes it private; a model directory should not be
         weights = files.write_tensors(staging / WEIGHTS_FILE, stored_weights(model))
         vocabulary = files.write_json_gz(staging / VOCAB_FILE, encoder.to_dict())
+        kept = {} if features is None else {"transformer_sha256": features.save(staging / TRANSFORMER_DIR)}
         files.write_json(staging / CONFIG_FILE, {"format_version": FORMAT_VERSION, "tagger_version": package_version(),
                                             "model": asdict(model.config), "dimensions": asdict(model.dimensions),
                                             "weights_sha256": hashlib.sha256(weights).hexdigest(),
-                                            "vocab_sha256": hashlib.sha256(vocabulary).hexdigest()})
+                                            "vocab_sha256": hashlib.sha256(vocabulary).hexdigest(), **kept})
         files.write_json(staging / TRAINING_FILE, training)
         checkpoint = model_dir / CHECKPOINT_FILE
         if checkpoint.is_file():

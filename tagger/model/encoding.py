@@ -98,6 +98,7 @@ class Batch:
     char_ids: np.ndarray  # (forms, chars)
     lengths: np.ndarray  # (batch,)
     tag_ids: np.ndarray | None  # (batch, seq), PAD_TAG_ID on padding
+    features: np.ndarray | None = None  # (batch, seq, layers, dim) float32: a transformer's (tagger.model.transformer)
 
 
 @dataclass(frozen=True)

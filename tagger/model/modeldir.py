@@ -28,10 +28,11 @@ CONFIG_FILE, WEIGHTS_FILE, ONNX_FILE = "config.json", "weights.pt", "model.onnx"
 VOCAB_FILE, FORMAT_2_VOCAB_FILE = "vocab.json.gz", "vocab.json"
 TRAINING_FILE = "training.json"
 CHECKPOINT_FILE = "checkpoint.pt"  # an unfinished run's state; gone when the run ends
+TRANSFORMER_DIR = "transformer"  # a model with contextual features keeps its transformer here (tagger.model.transformer)
 EXPORTED = "onnx"  # config.json's "network" in a directory `tagger export` wrote
 # What tagger writes into a model directory.
 MODEL_FILES = frozenset({CONFIG_FILE, VOCAB_FILE, FORMAT_2_VOCAB_FILE, WEIGHTS_FILE, TRAINING_FILE, CHECKPOINT_FILE,
-                         ONNX_FILE})
+                         ONNX_FILE, TRANSFORMER_DIR})
 LOAD_ATTEMPTS = 10  # a load that saw the directory being replaced is tried again
 
 
@@ -41,6 +42,7 @@ class SavedModel:
     encoder: Encoder
     training: dict  # training.json: data, options, best epoch, dev and test metrics
     config: dict  # config.json
+    features: object = None  # a tagger.model.transformer.TransformerFeatures, for a model trained with one
 
 
 def load_model(model_dir: Path, device: str = "cpu", threads: int = NETWORK_THREADS) -> SavedModel:
@@ -173,7 +175,12 @@ def _load_model(model_dir: Path, device: str, threads: int) -> SavedModel:
             raise ArtifactError(f"{model_dir}: a torch model, and torch is not installed here; install it (see "
                                 "the README's Install), or run a model exported with `tagger export`") from None
     network = load_network(model_dir, config, settings, dimensions, device, threads)
-    return SavedModel(network, encoder, training, config)
+    features = None
+    if dimensions.feature_dim:
+        from tagger.model.transformer import load_kept
+
+        features = load_kept(model_dir / TRANSFORMER_DIR, config, settings, device, _remedy(config))
+    return SavedModel(network, encoder, training, config, features)
 
 
 def read_json(path: Path) -> dict:

@@ -26,6 +26,7 @@ class Tensors:
     char_ids: torch.Tensor
     lengths: torch.Tensor
     tag_ids: torch.Tensor | None
+    features: torch.Tensor | None = None
 
     @classmethod
     def of(cls, batch: Batch, device: torch.device) -> Tensors:
@@ -36,7 +37,8 @@ class Tensors:
             return tensor.pin_memory().to(device, non_blocking=True)  # the copy overlaps the GPU's work
 
         return cls(move(batch.word_ids), move(batch.token_forms), move(batch.char_ids),
-                   torch.from_numpy(batch.lengths), None if batch.tag_ids is None else move(batch.tag_ids))
+                   torch.from_numpy(batch.lengths), None if batch.tag_ids is None else move(batch.tag_ids),
+                   None if batch.features is None else move(batch.features))
 
 
 class Dropout(nn.Module):
@@ -64,8 +66,9 @@ class Dropout(nn.Module):
 
 
 class BiLSTMTagger(nn.Module):
-    """Per token: word embedding + char-CNN features; a Bi-LSTM over the sentence; at each
-    token the forward and backward states, concatenated, go to a linear tag classifier."""
+    """Per token: word embedding + char-CNN features (+ a transformer's contextual features);
+    a Bi-LSTM over the sentence; at each token the forward and backward states, concatenated,
+    go to a linear tag classifier."""
 
     def __init__(self, config: ModelConfig, dimensions: Dimensions):
         super().__init__()
@@ -86,7 +89,11 @@ class BiLSTMTagger(nn.Module):
         self.char_cnn = nn.Conv1d(config.char_dim, config.char_filters, config.char_kernel,
                                   padding=config.char_kernel // 2)
         self.dropout = Dropout(config.dropout)
-        self.lstm = nn.LSTM(dimensions.word_dim + config.char_filters, config.hidden_size,
+        if dimensions.feature_dim and config.feature_layers > 1:
+            # ELMo's scalar mix: softmax-normalised weights of the layers, and a scale
+            self.layer_weights = nn.Parameter(torch.zeros(config.feature_layers))
+            self.layer_scale = nn.Parameter(torch.ones(()))
+        self.lstm = nn.LSTM(dimensions.word_dim + config.char_filters + dimensions.feature_dim, config.hidden_size,
                             num_layers=config.lstm_layers, batch_first=True, bidirectional=True,
                             dropout=config.dropout if config.lstm_layers > 1 else 0.0)
         self.classifier = nn.Linear(2 * config.hidden_size, dimensions.tag_count)
@@ -123,9 +130,17 @@ class BiLSTMTagger(nn.Module):
             word_ids = word_ids.masked_fill(dropped & (word_ids != PAD_ID), UNK_ID)
         words = self.word_vectors(word_ids)  # (batch, seq, word_dim)
         chars = self.char_features(batch.char_ids)[batch.token_forms]  # (batch, seq, filters)
-        tokens = self.dropout(torch.cat([words, chars], dim=-1))
+        parts = [words, chars] if batch.features is None else [words, chars, self.contextual(batch.features)]
+        tokens = self.dropout(torch.cat(parts, dim=-1))
         states = self.bidirectional_states(tokens, batch.lengths)  # (batch, seq, 2*hidden)
         return self.classifier(self.dropout(states))
+
+    def contextual(self, features: torch.Tensor) -> torch.Tensor:
+        """(batch, seq, layers, dim) -> (batch, seq, dim): the one layer, or the layers mixed."""
+        if features.shape[2] == 1:
+            return features[:, :, 0]
+        weights = torch.softmax(self.layer_weights, dim=0)
+        return self.layer_scale * (features * weights[:, None]).sum(dim=2)
 
     def bidirectional_states(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The Bi-LSTM over padded sentences, (batch, seq, input) -> (batch, seq, 2*hidden);

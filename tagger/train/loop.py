@@ -15,6 +15,7 @@ import torch
 from tagger.core.config import Runtime, TrainConfig
 from tagger.model.encoding import Encoder, length_bucketed_batches
 from tagger.model.network import BiLSTMTagger, Tensors
+from tagger.model.transformer import TransformerFeatures
 from tagger.train import distributed
 from tagger.train.records import Epoch, Step
 from tagger.use.metrics import evaluate
@@ -120,10 +121,12 @@ _NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
 
 def fit(state: TrainingState, encoder: Encoder, train_sentences: Sentences,
         dev_data: tuple[Sequence, Sequence] | None, config: TrainConfig, runtime: Runtime,
-        device: torch.device, adapt_threads: Callable[[], None] | None = None) -> Iterator[Step | Epoch]:
+        device: torch.device, adapt_threads: Callable[[], None] | None = None,
+        features: TransformerFeatures | None = None) -> Iterator[Step | Epoch]:
     """Train from `state` until `config.epochs`, or `config.patience` epochs without a better
     dev F1; with no `dev_data`, every epoch counts as the best. `state` is up to date whenever a
-    record is yielded.
+    record is yielded. A model that reads a transformer's features gets them from `features`,
+    which computes each sentence's in the first epoch and remembers them.
 
     The model holds the epoch's weights while its Epoch record is consumed: save it then.
     With several processes, every one draws the same batches and trains its share of each;
@@ -131,7 +134,7 @@ def fit(state: TrainingState, encoder: Encoder, train_sentences: Sentences,
     """
     lengths = train_sentences.lengths
     model, optimizer, scaler, position, world = state.model, state.optimizer, state.scaler, state.position, state.world
-    tagger = Tagger(model, encoder)
+    tagger = Tagger(model, encoder, features=features)
     loss_of = model.loss
     if world.size > 1:
         loss_of = torch.nn.parallel.DistributedDataParallel(
@@ -148,7 +151,9 @@ def fit(state: TrainingState, encoder: Encoder, train_sentences: Sentences,
         for step in range(position.step + 1, len(batches) + 1):
             indices = batches[step - 1]
             share = indices[world.rank::world.size]
-            batch = Tensors.of(encoder.encode(*train_sentences.take(share)), device)
+            sentences, tags = train_sentences.take(share)
+            encoded = encoder.encode(sentences, tags)
+            batch = Tensors.of(encoded if features is None else features.add_to(encoded, sentences), device)
             tokens, batch_tokens = int(batch.lengths.sum()), sum(lengths[i] for i in indices)
             optimizer.zero_grad()
             with autocast:

@@ -21,9 +21,10 @@ from tagger.core.entities import is_bioes
 from tagger.core.errors import DataError, TaggerError, plural
 from tagger.data import corpus
 from tagger.data.sources import Source
-from tagger.model import compact, embeddings
+from tagger.model import compact, embeddings, transformer
 from tagger.model.encoding import Encoder, TrainingText, Vocabulary
 from tagger.model.network import BiLSTMTagger
+from tagger.model.transformer import TransformerFeatures
 from tagger.train import distributed
 from tagger.train.loop import TrainingState, fit
 from tagger.train.records import Epoch, Finished, Record, Started, Stopped
@@ -46,7 +47,8 @@ def train(config: TrainConfig, source: str | Source, model_dir: Path, runtime: R
     Started by torchrun as several processes, each trains its share of every batch
     (DistributedDataParallel); the main process alone reads and writes `model_dir`.
     """
-    config = replace(config, embeddings=embeddings.locate(config.embeddings))
+    config = replace(config, embeddings=embeddings.locate(config.embeddings),
+                     transformer=config.transformer and transformer.recorded(config.transformer))
     yield from _run(Path(model_dir), runtime, stop, (config, Source.of(source), overwrite))
 
 
@@ -96,6 +98,7 @@ class _Run:
     sentences: corpus.TrainingSentences
     dev_split: datasets.Dataset | None
     encoder: Encoder
+    features: TransformerFeatures | None
     state: TrainingState
     device: torch.device
     started: Started
@@ -117,6 +120,8 @@ def _open(model_dir: Path, start: tuple[TrainConfig, Source, bool] | dict,
             else:
                 config, source, overwrite = start
                 embeddings.check(config.embeddings)
+                if config.transformer is not None:
+                    transformer.locate(config.transformer)
                 config = with_epochs_from(config, model_dir)
                 directory = RunDirectory.create(model_dir, overwrite)
             opened = (directory.checkpoint, config.to_dict(), source.to_dict())
@@ -133,15 +138,20 @@ def _prepare(opened: tuple[RunDirectory, TrainConfig, Source], runtime: Runtime,
     directory, config, source = opened
     checkpoint, failure = directory.checkpoint, None
     try:
+        features = None if config.transformer is None else \
+            TransformerFeatures.load(transformer.locate(config.transformer), config.model, remember=True)
         splits, sentences, dev_split, held_out = _load_data(config, source, world)
         torch.manual_seed(config.seed)
         # A run that an earlier version started keeps its frozen vectors in half precision.
         frozen_bits = 16 if checkpoint is not None and "frozen_vectors" in checkpoint["model"] else 4
-        model, encoder, coverage = build_model(config, sentences.tokens(), sentences.tag_names, frozen_bits)
+        model, encoder, coverage = build_model(config, sentences.tokens(), sentences.tag_names, frozen_bits,
+                                               0 if features is None else features.dim)
     except TaggerError as error:
         failure = error
     distributed.raise_if_any_failed(world, failure)
     model.to(device)
+    if features is not None:
+        features.model.to(device)
     state = TrainingState.start(model, config, runtime, world)
     if checkpoint is not None:
         try:
@@ -160,7 +170,7 @@ def _prepare(opened: tuple[RunDirectory, TrainConfig, Source], runtime: Runtime,
         decoder=config.model.decoder)
     summary = {"data": source.located().to_dict(), "config": config.to_dict(),
                "runtime": {"device": str(device), "precision": runtime.precision, "processes": world.size}}
-    return _Run(directory, config, splits, sentences, dev_split, encoder, state, device, started, summary)
+    return _Run(directory, config, splits, sentences, dev_split, encoder, features, state, device, started, summary)
 
 
 def _loop(run: _Run, runtime: Runtime, stop: threading.Event,
@@ -187,11 +197,12 @@ def _loop(run: _Run, runtime: Runtime, stop: threading.Event,
     try:
         with distributed.on_lost_peers(world, save_where_lost):
             for record in fit(state, run.encoder, run.sentences, dev_data, run.config, runtime, run.device,
-                              adapt):
+                              adapt, run.features):
                 if isinstance(record, Epoch):
                     if record.is_best:
                         directory.save_model(state.model, run.encoder, {
-                            **run.summary, "best_epoch": record.epoch, "dev": record.dev and record.dev.to_dict()})
+                            **run.summary, "best_epoch": record.epoch, "dev": record.dev and record.dev.to_dict()},
+                            run.features)
                     save_checkpoint()
                 yield record
                 if stop.is_set():
@@ -261,9 +272,10 @@ def _untrained_types(splits: datasets.DatasetDict, trained_tags: list[str]) -> t
 
 
 def build_model(config: TrainConfig, sentences: Iterable[Sequence[str]], tag_names: Sequence[str],
-                frozen_bits: int = 4) -> tuple[BiLSTMTagger, Encoder, float | None]:
+                frozen_bits: int = 4, feature_dim: int = 0) -> tuple[BiLSTMTagger, Encoder, float | None]:
     """A fresh model and its encoder, with pretrained vectors where `config.embeddings` has them,
-    those of words the training data lacks kept in `frozen_bits` bits a value (tagger.model.compact).
+    those of words the training data lacks kept in `frozen_bits` bits a value (tagger.model.compact),
+    reading a transformer's features of `feature_dim` (0: none).
 
     Also returns the share of training tokens the pretrained vectors cover (None without them).
     """
@@ -274,7 +286,8 @@ def build_model(config: TrainConfig, sentences: Iterable[Sequence[str]], tag_nam
     trained_words = len(Vocabulary(text.word_counts))  # the encoder lists training words first
     dimensions = Dimensions(len(encoder.words), len(encoder.chars), len(encoder.tags),
                             word_dim=pretrained.dim if pretrained else 100,
-                            frozen_words=len(encoder.words) - trained_words, frozen_bits=frozen_bits)
+                            frozen_words=len(encoder.words) - trained_words, frozen_bits=frozen_bits,
+                            feature_dim=feature_dim)
     model = BiLSTMTagger(config.model, dimensions)
     if pretrained is None:
         return model, encoder, None

@@ -16,6 +16,7 @@ from tagger.data.sources import Source
 from tagger.model import artifact, modeldir
 from tagger.model.encoding import Encoder
 from tagger.model.network import BiLSTMTagger
+from tagger.model.transformer import TransformerFeatures
 
 
 class RunDirectory:
@@ -57,10 +58,12 @@ class RunDirectory:
     def has_model(self) -> bool:
         return modeldir.has_model(self.path)
 
-    def save_model(self, model: BiLSTMTagger, encoder: Encoder, training: dict) -> None:
-        """Keep `model` as the run's best, with `training` (tagger.model.modeldir.TRAINING_FILE)."""
+    def save_model(self, model: BiLSTMTagger, encoder: Encoder, training: dict,
+                   features: TransformerFeatures | None = None) -> None:
+        """Keep `model` as the run's best, with `training` (tagger.model.modeldir.TRAINING_FILE) and
+        the transformer whose `features` it reads."""
         if self.writes:
-            artifact.save_model(self.path, model, encoder, training)
+            artifact.save_model(self.path, model, encoder, training, features)
 
     def save_checkpoint(self, checkpoint: dict) -> None:
         if self.writes:

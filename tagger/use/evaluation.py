@@ -39,7 +39,7 @@ def evaluate_saved(model_dir: Path, source: str | Source, split: str | None = No
     source that is one file is its own split), with the breakdown of its errors if asked,
     tagging on `processes` worker processes."""
     saved = load_model(model_dir, device_name)
-    tagger = Tagger(saved.model, saved.encoder)
+    tagger = Tagger(saved.model, saved.encoder, Path(model_dir), saved.features)
     dataset, split = corpus.load_split(source, split)
     trained_on = (split == "validation" and training_settings(saved.training).get("train_with_dev", False)
                   and saved.training.get("data") == Source.of(source).located().to_dict())

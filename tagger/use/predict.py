@@ -104,8 +104,9 @@ class Tagger:
     """A model ready to tag: `tagger(text)` and `tagger.pipe(texts)` for raw text,
     `tagger.tag_tokens(sentences)` for tokens."""
 
-    def __init__(self, model: Network, encoder: Encoder, model_dir: Path | None = None):
+    def __init__(self, model: Network, encoder: Encoder, model_dir: Path | None = None, features=None):
         self.model, self.encoder, self.model_dir = model, encoder, model_dir
+        self.features = features  # a TransformerFeatures, for a model that reads a transformer's
         self.constraints = Constraints.for_tags(encoder.tags.items)
 
     @classmethod
@@ -113,7 +114,7 @@ class Tagger:
         """The model saved in `model_dir`, torch's or exported to ONNX, its network running on
         `threads` threads."""
         saved = load_model(model_dir, device, threads)
-        return cls(saved.model, saved.encoder, Path(model_dir))
+        return cls(saved.model, saved.encoder, Path(model_dir), saved.features)
 
     @property
     def entity_types(self) -> list[str]:
@@ -167,7 +168,10 @@ class Tagger:
         _refuse_strings(sentences)
         results = [Tagged([], [] if with_probabilities else None) for _ in sentences]
         for numbers in _batches(sentences):
-            batch = self.encoder.encode([sentences[number] for number in numbers])
+            chosen = [sentences[number] for number in numbers]
+            batch = self.encoder.encode(chosen)
+            if self.features is not None:
+                batch = self.features.add_to(batch, chosen)
             logits, transitions = self.model.scores(batch)
             tag_ids, probabilities = decode(logits, batch.lengths, self.constraints, transitions, with_probabilities)
             for row, (number, length) in enumerate(zip(numbers, batch.lengths.tolist())):
