@@ -102,3 +102,9 @@ def test_tokenizer_benchmark_counts_sentences_and_tokens(tmp_path):
 def test_latency_benchmark_times_each_line(small_model):
     output = run_script("latency.py", "--model", str(small_model), "--lines", "3", "--pause", "0.1")
     assert output.startswith("3 lines: median ") and "ms from a line's write to its tags" in output
+
+
+def test_latin_names_benchmark_scores_both_spellings(small_model):
+    output = run_script("latin_names.py", "--model", str(small_model))
+    assert output.startswith("with marks: 30 sentences, entity F1 ") and "without marks: 30 sentences" in output
+    assert "tagged alike with and without marks: " in output

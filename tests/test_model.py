@@ -39,6 +39,21 @@ def test_vocabulary_normalises_and_falls_back_to_unknown():
     assert restored.items == encoder.words.items and restored.id("ada") == encoder.words.id("ada")
 
 
+def test_a_name_written_with_marks_reads_as_the_same_name_without_them():
+    encoder = Encoder.build([["Ada", "Malmo", "Tomas", "Oslo", "-", "1"], ["Kobenhavn", "Istanbul", "Lodz"]], TAGS)
+    for marked, plain in [("Malmö", "Malmo"), ("Tomás", "Tomas"), ("København", "Kobenhavn"), ("Øslo", "Oslo"),
+                          ("İstanbul", "Istanbul"), ("Łódź", "Lodz")]:
+        with_marks, without = encoder.encode([[marked]]), encoder.encode([[plain]])
+        assert with_marks.char_ids.tolist() == without.char_ids.tolist(), marked
+        assert with_marks.word_ids.tolist() == without.word_ids.tolist() != [[UNK_ID]], marked
+
+
+def test_a_character_never_seen_reads_as_one_of_its_kind_so_the_word_keeps_its_shape():
+    encoder = Encoder.build([["met", "Ada", "-", "7", "Ivo"]], TAGS)
+    [ids] = encoder.encode([["Жд٣—€"]]).char_ids.tolist()  # Cyrillic upper and lower, an Arabic digit, a dash
+    assert ids[:4] == [encoder.chars.id(char) for char in "Am7-"] and ids[4] == UNK_ID  # no symbol was seen
+
+
 def test_logits_have_one_row_per_token():
     encoder, model = build()
     batch = encoder.encode(SENTENCES)

@@ -35,6 +35,8 @@ def transformer_model(tiny_transformer, tmp_path_factory):
     result = invoke("train", "--data", corpus, "--model", model, "--transformer", source, "--transformer-layers",
                     "mix4", "--epochs", "2", "--embeddings", "none", "--hidden-size", "16", "--lr", "0.01")
     assert result.exit_code == 0, result.output
+    assert f"contextual features from {source} (learnt mix of the last 4 of 4 layers, first sub-word, 16 wide)" \
+        in result.output
     shutil.rmtree(source)
     return corpus, model
 
@@ -128,3 +130,9 @@ def test_a_transformer_that_is_not_a_model_folder_is_refused_before_the_data_is_
     says(invoke("train", "--data", corpus_dir, "--model", tmp_path / "m", "--transformer", "./no/such/folder"),
          "./no/such/folder", "no such folder")
     assert not (tmp_path / "m").exists()
+
+
+def test_export_refuses_a_model_with_a_transformer_in_one_line(transformer_model, tmp_path):
+    _, model = transformer_model
+    says(invoke("export", "--model", model, "--to", tmp_path / "onnx"), model, "does not convert")
+    assert not (tmp_path / "onnx").exists()

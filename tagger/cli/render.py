@@ -92,6 +92,8 @@ def _started_summary(started: Started) -> str:
         else f"{started.dev_sentences:,} dev"
     coverage = "" if started.pretrained_coverage is None \
         else f"; pretrained vectors cover {started.pretrained_coverage:.1%} of training tokens"
+    if started.transformer is not None:
+        coverage += f"; contextual features from {started.transformer}"
     processes = "" if started.processes == 1 else f" in {started.processes} processes, each a share of every batch"
     resumed = "" if started.resumed_at is None else \
         f"\nResuming the run at epoch {started.resumed_at[0]} ({started.resumed_at[1]:,} steps of it done)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import random
 import re
+import unicodedata
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -25,6 +26,48 @@ BUCKET_BATCHES = 50  # batches drawn together and sorted by length: little paddi
 def normalise_word(token: str) -> str:
     """The key a token's word vector is stored under: lower case, every digit 0."""
     return DIGIT.sub("0", token.lower())
+
+
+# A Latin letter's name gives its base letter where Unicode has no decomposition for it (ø, ł, đ, ı).
+LATIN_LETTER = re.compile(r"LATIN (SMALL|CAPITAL) LETTER (?:DOTLESS )?([A-Z])(?: WITH .*)?")
+# The kinds of character an unseen one is read as one of, by its Unicode category: an upper-case
+# letter, any other letter, a digit, punctuation, a symbol.
+KINDS = {"Lu": "Lu", "Lt": "Lu", "Ll": "Ll", "Lm": "Ll", "Lo": "Ll", "N": "Nd", "P": "P", "S": "S"}
+
+
+def _kind(char: str) -> str | None:
+    if len(char) != 1:  # the vocabulary's <pad> and <unk>
+        return None
+    category = unicodedata.category(char)
+    return KINDS.get(category, KINDS.get(category[0]))
+
+
+def base_letters(text: str) -> str:
+    """`text` with each letter's marks taken off: Malmö -> Malmo, Çalhanoğlu -> Calhanoglu, ø -> o."""
+    return "".join(_base_letter(char) for char in text)
+
+
+def _base_letter(char: str) -> str:
+    if char.isascii():
+        return char
+    base = unicodedata.normalize("NFD", char)[0]
+    if base.isascii():
+        return base
+    match = LATIN_LETTER.fullmatch(unicodedata.name(char, ""))
+    return char if match is None else match[2] if match[1] == "CAPITAL" else match[2].lower()
+
+
+def stand_in(char: str, known: Sequence[str]) -> str | None:
+    """The character of `known` (a model's, in the order training met them) that a character
+    unknown to the model is read as: its base letter (Å -> A, ø -> o, İ -> I) when that is known,
+    else the first known character of its kind (upper-case letter, other letter, digit,
+    punctuation, symbol), so that the character model still sees the word's shape; None when
+    there is no such character."""
+    base = _base_letter(char)
+    if base != char and base in known:
+        return base
+    kind = _kind(char)
+    return None if kind is None else next((other for other in known if _kind(other) == kind), None)
 
 
 class Vocabulary:
@@ -121,11 +164,32 @@ class TrainingText:
 
 @dataclass
 class Encoder:
-    """Maps tokens and tags to ids, with vocabularies built from the training split only."""
+    """Maps tokens and tags to ids, with vocabularies built from the training split only.
+
+    A word unknown to the model is looked up again with its letters' marks taken off (Malmö as
+    Malmo), and an unknown character is read as a known one that stands in for it (`stand_in`).
+    """
 
     words: Vocabulary
     chars: Vocabulary
     tags: Vocabulary
+
+    def __post_init__(self):
+        self._char_ids = dict(self.chars.ids)  # and each unknown character's stand-in's, as met
+
+    def word_id(self, form: str) -> int:
+        """The id of a token's word: its own, or that of its form without marks, or UNK_ID."""
+        found = self.words.id(normalise_word(form))
+        if found == UNK_ID and not form.isascii():
+            return self.words.id(normalise_word(base_letters(form)))
+        return found
+
+    def char_id(self, char: str) -> int:
+        found = self._char_ids.get(char)
+        if found is None:
+            standing = stand_in(char, self.chars.items)
+            found = self._char_ids[char] = UNK_ID if standing is None else self.chars.ids[standing]
+        return found
 
     @classmethod
     def build(cls, sentences: Iterable[Sequence[str]], tag_names: Sequence[str],
@@ -151,8 +215,8 @@ class Encoder:
         seq_len = max(lengths)
         forms: dict[str, int] = {}  # each distinct token once: the char model runs once per form
         sentence_forms = [[forms.setdefault(token, len(forms)) for token in sentence] for sentence in sentences]
-        word_id, char_id = self.words.id, self.chars.ids.get
-        form_words = [word_id(normalise_word(form)) for form in forms]
+        word_id, known_char, char_id = self.word_id, self._char_ids.get, self.char_id
+        form_words = [word_id(form) for form in forms]
         word_ids, token_forms = array("q"), array("q")
         for row in sentence_forms:
             padding = [PAD_ID] * (seq_len - len(row))
@@ -163,7 +227,7 @@ class Encoder:
         char_len = min(MAX_WORD_CHARS, max(map(len, forms)))
         char_ids = array("q")
         for form in forms:
-            char_ids.extend([char_id(char, UNK_ID) for char in form[:char_len]])
+            char_ids.extend([known_char(char) or char_id(char) for char in form[:char_len]])  # ids of known ones are 2 up
             char_ids.extend([PAD_ID] * (char_len - len(form)))
         tag_ids = None
         if tag_sequences is not None:

@@ -98,6 +98,12 @@ class TransformerFeatures:
         self.cache: dict[tuple[str, ...], np.ndarray] | None = {} if remember else None
         self._written: tuple[Path, dict[str, str]] | None = None
 
+    def describe(self, name: str) -> str:
+        """`name` with what is read of it: `minilm (mean of the last 4 of 6 layers, first sub-word, 384 wide)`."""
+        layers = {"last": "last", "mean4": "mean of the last 4", "mix4": "learnt mix of the last 4"}
+        return (f"{name} ({layers[self.config.transformer_layers]} of {self.model.config.num_hidden_layers} layers, "
+                f"{self.config.subword_pooling} sub-word, {self.dim} wide)")
+
     @classmethod
     def load(cls, where: str, config: ModelConfig, remember: bool = False) -> TransformerFeatures:
         """The transformer at `where` (a folder or a Hub id, as `locate` gives it)."""

@@ -46,6 +46,7 @@ class Started:
     untrained_types: tuple[str, ...] = ()  # entity types of dev or test that train lacks: they can only be missed
     dev_trained: bool = False  # dev is part of the training sentences (--train-with-dev)
     decoder: str = ""
+    transformer: str | None = None  # whose contextual features the model reads, with their layers and sub-words
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,7 @@ def _prepare(opened: tuple[RunDirectory, TrainConfig, Source], runtime: Runtime,
         device=str(device), processes=world.size,
         resumed_at=(state.position.epoch, state.position.step) if checkpoint is not None else None,
         untrained_types=_untrained_types(splits, sentences.tag_names), dev_trained=config.train_with_dev,
-        decoder=config.model.decoder)
+        decoder=config.model.decoder, transformer=features and features.describe(config.transformer))
     summary = {"data": source.located().to_dict(), "config": config.to_dict(),
                "runtime": {"device": str(device), "precision": runtime.precision, "processes": world.size}}
     return _Run(directory, config, splits, sentences, dev_split, encoder, features, state, device, started, summary)

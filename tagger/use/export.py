@@ -50,6 +50,9 @@ def export(model_dir: Path, target: Path) -> None:
     saved = load_model(model_dir, "cpu")
     if saved.config.get("network") == EXPORTED:
         raise TaggerError(f"{model_dir}: already exported to ONNX; export the torch model it came from")
+    if saved.features is not None:
+        raise TaggerError(f"{model_dir}: reads a transformer's features, which tagger export does not convert; "
+                          "run it with torch (tagger predict), or export a model trained without --transformer")
     model: BiLSTMTagger = saved.model
     stored = {name: tensor.numpy() for name, tensor in read_weights(Path(model_dir), saved.config).items()}
     content = network_graph(stored, model.config, model.dimensions).SerializeToString()

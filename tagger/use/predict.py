@@ -124,7 +124,8 @@ class Tagger:
     def __repr__(self) -> str:
         network = "ONNX Runtime" if isinstance(self.model, ExportedNetwork) else "torch"
         where = "" if self.model_dir is None else f" from {self.model_dir}"
-        return (f"<Tagger{where}: {self.model.config.decoder} decoder on {network}, entity types "
+        features = "" if self.features is None else ", with a transformer's features"
+        return (f"<Tagger{where}: {self.model.config.decoder} decoder on {network}{features}, entity types "
                 f"{', '.join(self.entity_types) or 'none'}>")
 
     def __call__(self, text: str) -> Doc:
