@@ -94,6 +94,8 @@ def _started_summary(started: Started) -> str:
         else f"; pretrained vectors cover {started.pretrained_coverage:.1%} of training tokens"
     if started.transformer is not None:
         coverage += f"; contextual features from {started.transformer}"
+    if started.init_from is not None:
+        coverage += f"; starting from the model in {started.init_from}"
     processes = "" if started.processes == 1 else f" in {started.processes} processes, each a share of every batch"
     resumed = "" if started.resumed_at is None else \
         f"\nResuming the run at epoch {started.resumed_at[0]} ({started.resumed_at[1]:,} steps of it done)"

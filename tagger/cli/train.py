@@ -55,6 +55,10 @@ def train(
                                            rich_help_panel="Model")] = MODEL.dropout,
     word_dropout: Annotated[float, typer.Option(help="Share of words replaced by the unknown word in training, from 0 up to 1.",
                                                 rich_help_panel="Model")] = MODEL.word_dropout,
+    init_from: Annotated[Path | None, typer.Option(
+        "--init-from", help="Start from this trained model's weights: new words, characters and entity types join "
+                            "it, and its network's design is kept.", show_default=False,
+        rich_help_panel="Training")] = None,
     epochs: Annotated[int | None, typer.Option(
         help=f"Most epochs to train. Default: {DEFAULT_EPOCHS}; with --train-with-dev, give it (or --epochs-from).",
         show_default=False, rich_help_panel="Training")] = None,
@@ -125,7 +129,8 @@ def train(
                                              subword_pooling=subword_pooling.value),
                                  embeddings=embeddings, transformer=transformer, epochs=epochs, patience=patience, batch_size=batch_size,
                                  lr=lr, lr_decay=lr_decay, seed=seed, train_with_dev=train_with_dev,
-                                 epochs_from=None if epochs_from is None else str(epochs_from))
+                                 epochs_from=None if epochs_from is None else str(epochs_from),
+                                 init_from=None if init_from is None else str(init_from))
             source = Source(data, *(None if file is None else str(file) for file in (train_file, dev_file, test_file)),
                             tokens_column=tokens_column, tags_column=tags_column)
             records = train_model(config, source, model, runtime, overwrite=overwrite, stop=stop)

@@ -42,7 +42,8 @@ def _number(value: object) -> bool:
 # name both.
 TRAIN_OPTIONS = frozenset({"hidden_size", "dropout", "word_dropout", "embeddings", "epochs", "patience", "batch_size",
                            "lr", "lr_decay", "seed", "train_with_dev", "epochs_from", "decoder", "precision", "device",
-                           "timeout", "threads", "transformer", "transformer_layers", "subword_pooling"})
+                           "timeout", "threads", "transformer", "transformer_layers", "subword_pooling",
+                           "init_from"})
 DEFAULT_EPOCHS, DEFAULT_PATIENCE = 30, 5
 
 
@@ -132,6 +133,7 @@ class TrainConfig:
     dev_fraction: float = 0.1  # of train held out when the data has no dev split
     train_with_dev: bool = False  # train on train + dev for `epochs`, with no dev set to choose an epoch on
     epochs_from: str | None = None  # with train_with_dev: a dev run's model directory, whose best epoch it takes
+    init_from: str | None = None  # a trained model's directory: start from its weights (tagger.train.extend)
 
     def __post_init__(self):
         _check(self, "model", isinstance(self.model, ModelConfig), "give a ModelConfig")
@@ -139,8 +141,9 @@ class TrainConfig:
         _check(self, "transformer", self.transformer is None or (isinstance(self.transformer, str) and self.transformer),
                "give minilm, a Hugging Face model folder or a Hub id, as a string")
         _check(self, "train_with_dev", isinstance(self.train_with_dev, bool), "give True or False")
-        _check(self, "epochs_from", self.epochs_from is None or isinstance(self.epochs_from, str),
-               "give a model directory's path, as a string")
+        for directory in ("epochs_from", "init_from"):
+            _check(self, directory, getattr(self, directory) is None or isinstance(getattr(self, directory), str),
+                   "give a model directory's path, as a string")
         _check(self, "seed", _whole(self.seed) and 0 <= self.seed < 2 ** 32, "give a whole number from 0 to 2**32 - 1")
         if self.train_with_dev:
             self._check_training_on_dev()

@@ -47,6 +47,7 @@ class Started:
     dev_trained: bool = False  # dev is part of the training sentences (--train-with-dev)
     decoder: str = ""
     transformer: str | None = None  # whose contextual features the model reads, with their layers and sub-words
+    init_from: str | None = None  # the trained model whose weights the run starts from
 
 
 @dataclass(frozen=True)

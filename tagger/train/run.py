@@ -25,7 +25,7 @@ from tagger.model import compact, embeddings, transformer
 from tagger.model.encoding import Encoder, TrainingText, Vocabulary
 from tagger.model.network import BiLSTMTagger
 from tagger.model.transformer import TransformerFeatures
-from tagger.train import distributed
+from tagger.train import distributed, extend
 from tagger.train.loop import TrainingState, fit
 from tagger.train.records import Epoch, Finished, Record, Started, Stopped
 from tagger.train.rundir import RunDirectory
@@ -48,7 +48,8 @@ def train(config: TrainConfig, source: str | Source, model_dir: Path, runtime: R
     (DistributedDataParallel); the main process alone reads and writes `model_dir`.
     """
     config = replace(config, embeddings=embeddings.locate(config.embeddings),
-                     transformer=config.transformer and transformer.recorded(config.transformer))
+                     transformer=config.transformer and transformer.recorded(config.transformer),
+                     init_from=config.init_from and os.path.abspath(config.init_from))
     yield from _run(Path(model_dir), runtime, stop, (config, Source.of(source), overwrite))
 
 
@@ -120,7 +121,9 @@ def _open(model_dir: Path, start: tuple[TrainConfig, Source, bool] | dict,
             else:
                 config, source, overwrite = start
                 embeddings.check(config.embeddings)
-                if config.transformer is not None:
+                if config.init_from is not None:
+                    config = extend.with_design_of(config)
+                elif config.transformer is not None:
                     transformer.locate(config.transformer)
                 config = with_epochs_from(config, model_dir)
                 directory = RunDirectory.create(model_dir, overwrite)
@@ -138,14 +141,17 @@ def _prepare(opened: tuple[RunDirectory, TrainConfig, Source], runtime: Runtime,
     directory, config, source = opened
     checkpoint, failure = directory.checkpoint, None
     try:
-        features = None if config.transformer is None else \
+        features = None if config.transformer is None or config.init_from is not None else \
             TransformerFeatures.load(transformer.locate(config.transformer), config.model, remember=True)
         splits, sentences, dev_split, held_out = _load_data(config, source, world)
         torch.manual_seed(config.seed)
-        # A run that an earlier version started keeps its frozen vectors in half precision.
-        frozen_bits = 16 if checkpoint is not None and "frozen_vectors" in checkpoint["model"] else 4
-        model, encoder, coverage = build_model(config, sentences.tokens(), sentences.tag_names, frozen_bits,
-                                               0 if features is None else features.dim)
+        if config.init_from is not None:
+            model, encoder, features, coverage = extend.extended_model(config, sentences)
+        else:
+            # A run that an earlier version started keeps its frozen vectors in half precision.
+            frozen_bits = 16 if checkpoint is not None and "frozen_vectors" in checkpoint["model"] else 4
+            model, encoder, coverage = build_model(config, sentences.tokens(), sentences.tag_names, frozen_bits,
+                                                   0 if features is None else features.dim)
     except TaggerError as error:
         failure = error
     distributed.raise_if_any_failed(world, failure)
@@ -166,8 +172,8 @@ def _prepare(opened: tuple[RunDirectory, TrainConfig, Source], runtime: Runtime,
         words=len(encoder.words), pretrained_coverage=coverage, parameters=sum(p.numel() for p in model.parameters()),
         device=str(device), processes=world.size,
         resumed_at=(state.position.epoch, state.position.step) if checkpoint is not None else None,
-        untrained_types=_untrained_types(splits, sentences.tag_names), dev_trained=config.train_with_dev,
-        decoder=config.model.decoder, transformer=features and features.describe(config.transformer))
+        untrained_types=_untrained_types(splits, encoder.tags.items), dev_trained=config.train_with_dev,
+        decoder=config.model.decoder, transformer=features and features.describe(config.transformer), init_from=config.init_from)
     summary = {"data": source.located().to_dict(), "config": config.to_dict(),
                "runtime": {"device": str(device), "precision": runtime.precision, "processes": world.size}}
     return _Run(directory, config, splits, sentences, dev_split, encoder, features, state, device, started, summary)

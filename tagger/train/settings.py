@@ -3,6 +3,7 @@ run whose best epoch a model trained on train + dev takes (TrainConfig.epochs_fr
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Mapping
 from dataclasses import asdict, fields, replace
@@ -11,7 +12,7 @@ from pathlib import Path
 from tagger.core.config import TRAIN_OPTIONS, ModelConfig, TrainConfig, setting
 from tagger.core.errors import ArtifactError, SettingError
 from tagger.data.sources import Source, located_path
-from tagger.model import embeddings, modeldir
+from tagger.model import embeddings, modeldir, transformer
 
 SOURCE_FIELDS = frozenset(field.name for field in fields(Source))
 # What a run is set by, each by its field name: the network's design within TrainConfig.model
@@ -57,6 +58,10 @@ def _as_run(name: str, value: object) -> object:
         return located_path(None if value is None else str(value))
     if name == "embeddings":
         return embeddings.locate(str(value))
+    if name == "transformer":
+        return transformer.recorded(str(value))
+    if name == "init_from":
+        return os.path.abspath(str(value))
     return value
 
 

@@ -1,0 +1,129 @@
+"""A finished model carried to new data (TrainConfig.init_from, --init-from): the new run starts
+from its weights. Words, characters and entity types new to it join its vocabularies, each
+with a fresh row (a word with its pretrained vector where there is one), and every row it
+had keeps what it learnt; its tag scheme stays, and the new data is read in it. The
+network's design is the model's: a setting that would change its shape is refused."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from tagger.core.config import ModelConfig, TrainConfig, setting
+from tagger.core.entities import is_bioes
+from tagger.core.errors import ArtifactError, SettingError
+from tagger.data import corpus
+from tagger.model import embeddings, modeldir
+from tagger.model.encoding import Encoder, TrainingText, Vocabulary
+from tagger.model.network import BiLSTMTagger
+from tagger.model.transformer import TransformerFeatures, load_kept
+
+# The settings of the network's design that set the shape of its weights.
+SHAPE_FIELDS = ("decoder", "hidden_size", "lstm_layers", "char_dim", "char_filters", "char_kernel",
+                "transformer_layers", "subword_pooling")
+
+
+def with_design_of(config: TrainConfig) -> TrainConfig:
+    """`config` with the network design of the model it starts from (`config.init_from`), and its
+    transformer; a setting given otherwise than the default that differs from the model's is
+    refused, naming each. Reads the model's JSON only: checked before any data is read."""
+    model_dir = Path(config.init_from)
+    if not modeldir.has_model(model_dir):
+        kind = "no such directory" if not model_dir.exists() else "holds no finished model"
+        raise ArtifactError(f"{model_dir}: {kind}; {setting('init_from')} takes the directory of a model tagger "
+                            "trained")
+    if modeldir.is_exported(model_dir):
+        raise ArtifactError(f"{model_dir}: a model exported to ONNX, which cannot train; start from the torch model "
+                            "it was exported from")
+    saved_config = modeldir.read_json(model_dir / modeldir.CONFIG_FILE)
+    try:
+        design = ModelConfig(**saved_config["model"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArtifactError(f"{model_dir / modeldir.CONFIG_FILE}: the model settings are missing or wrong ({error}); "
+                            "start from another model") from None
+    training = modeldir.read_json(model_dir / modeldir.TRAINING_FILE) \
+        if (model_dir / modeldir.TRAINING_FILE).is_file() else {}
+    transformer = modeldir.training_settings(training).get("transformer")
+    has_transformer = bool(saved_config.get("dimensions", {}).get("feature_dim"))
+    default, given = ModelConfig(), config.model
+    unlike = [f"{setting(name)} {getattr(given, name)} (the model's: {getattr(design, name)})" for name in SHAPE_FIELDS
+              if getattr(given, name) != getattr(default, name) and getattr(given, name) != getattr(design, name)]
+    if config.transformer is not None and (not has_transformer or config.transformer != transformer):
+        unlike.append(f"{setting('transformer')} {config.transformer} (the model's: "
+                      f"{transformer if has_transformer else 'none'})")
+    if unlike:
+        raise SettingError(f"{model_dir}: {', '.join(unlike)}: the model trained further keeps its network's shape; "
+                           "leave these out")
+    # New words get vectors of the kind the model's have, unless other vectors are named.
+    vectors = config.embeddings if config.embeddings != TrainConfig.embeddings else \
+        modeldir.training_settings(training).get("embeddings", config.embeddings)
+    return replace(config, model=replace(design, dropout=given.dropout, word_dropout=given.word_dropout),
+                   transformer=transformer if has_transformer else None, embeddings=vectors)
+
+
+def extended_model(config: TrainConfig, sentences: corpus.TrainingSentences) -> tuple[BiLSTMTagger, Encoder, TransformerFeatures | None, float | None]:
+    """The model of `config.init_from` with the words, characters and entity types of
+    `sentences` added (their tags given in the model's scheme from now on), the transformer it
+    reads, and the share of training tokens that have a vector from the model or the pretrained
+    ones."""
+    model_dir = Path(config.init_from)
+    saved = modeldir.load_model(model_dir, "cpu")
+    old: BiLSTMTagger = saved.model
+    pretrained = embeddings.load_vectors(config.embeddings)
+    if pretrained is not None and pretrained.dim != old.dimensions.word_dim:
+        raise SettingError(f"{setting('embeddings')} {config.embeddings}: vectors of {pretrained.dim} dimensions, "
+                           f"and the model of {model_dir} has words of {old.dimensions.word_dim}; give vectors of "
+                           f"{old.dimensions.word_dim}, or none")
+    sentences.spell_in(is_bioes(saved.encoder.tags.items))
+    text = TrainingText.count(sentences.tokens())
+    words = _words(saved.encoder.words, old.trained_words, text)
+    chars = Vocabulary([*saved.encoder.chars.items, *text.chars])
+    tags = Vocabulary([*saved.encoder.tags.items, *sentences.tag_names], unknown=False)
+    encoder = Encoder(words, chars, tags)
+    trained = words.sorted_from
+    dimensions = replace(old.dimensions, word_count=len(words), char_count=len(chars), tag_count=len(tags),
+                         frozen_words=len(words) - trained)
+    model = BiLSTMTagger(config.model, dimensions)
+    state, learnt = model.state_dict(), old.state_dict()
+    for name, tensor in learnt.items():
+        if state[name].shape == tensor.shape:
+            state[name] = tensor.clone()
+    # Rows of the vocabularies the model had come first, and keep what they learnt.
+    for name, rows in (("char_embedding.weight", len(saved.encoder.chars)), ("classifier.weight", len(saved.encoder.tags)),
+                       ("classifier.bias", len(saved.encoder.tags)), ("crf.start", len(saved.encoder.tags)),
+                       ("crf.end", len(saved.encoder.tags))):
+        if name in state:
+            state[name][:rows] = learnt[name]
+    if "crf.pairs" in state:
+        state["crf.pairs"][:len(saved.encoder.tags), :len(saved.encoder.tags)] = learnt["crf.pairs"]
+    old_ids = {word: number for number, word in enumerate(saved.encoder.words.items)}
+    row_of = {} if pretrained is None else {word: row for row, word in enumerate(pretrained.words)}
+    vectors = state["word_embedding.weight"]
+    kept = [(row, old_ids[word]) for row, word in enumerate(words.items[:trained]) if word in old_ids]
+    with torch.inference_mode():  # a word the model kept frozen and the data trains starts from its frozen vector
+        vectors[[row for row, _ in kept]] = old.word_vectors(torch.tensor([number for _, number in kept]))
+    for row, word in enumerate(words.items[:trained]):
+        if word not in old_ids and word in row_of:
+            vectors[row] = torch.from_numpy(pretrained.vectors[row_of[word]])
+    frozen_rows = [old_ids[word] - old.trained_words for word in words.items[trained:]]
+    for name in ("frozen_codes", "frozen_scales", "frozen_vectors"):
+        if name in state:
+            state[name] = learnt[name][frozen_rows].clone()
+    model.load_state_dict(state)
+    features = None
+    if saved.features is not None:
+        features = load_kept(model_dir / modeldir.TRANSFORMER_DIR, saved.config, config.model, "cpu",
+                             "start from another model")
+        features.cache = {}  # a run computes each sentence's features once
+    covered = sum(count for word, count in text.word_counts.items() if word in old_ids or word in row_of)
+    return model, encoder, features, covered / max(1, text.word_counts.total())
+
+
+def _words(old: Vocabulary, old_trained: int, text: TrainingText) -> Vocabulary:
+    """The model's trained words, then the training text's new ones, all trained; then the
+    model's frozen words that are still not trained words."""
+    trained = list(dict.fromkeys([*old.items[:old_trained], *text.word_counts]))
+    frozen = sorted(set(old.items[old_trained:]).difference(trained))
+    return Vocabulary([*trained, *frozen], sorted_from=len(trained))
