@@ -74,6 +74,20 @@ def test_a_sentences_features_do_not_depend_on_the_sentences_read_with_it(tiny_t
     np.testing.assert_allclose(alone, together, atol=1e-5)
 
 
+def test_a_sentence_is_read_with_its_neighbours_when_the_model_asks_for_context(tiny_transformer):
+    sentence, neighbours = ["Ivo", "met", "Ada", "."], [(["Norvik", "Bank", "said", "."], ["Lina", "left", "."])]
+    with_context = TransformerFeatures.load(str(tiny_transformer), ModelConfig(transformer_context=6))
+    without = TransformerFeatures.load(str(tiny_transformer), ModelConfig())
+    alone = without.features([sentence])[0]
+    np.testing.assert_allclose(without.features([sentence], neighbours)[0], alone)  # no context asked for
+    read_with = with_context.features([sentence], neighbours)[0]
+    assert read_with.shape == alone.shape and not np.allclose(read_with, alone)
+    np.testing.assert_allclose(with_context.features([sentence])[0], alone, atol=1e-6)  # nothing around it
+    long = ["Ada", "Brandt", "met", "Tomas", "Wey", "in", "Velden"] * 12
+    [features] = with_context.features([long], neighbours)
+    assert np.all(np.abs(features).sum(axis=(1, 2)) > 0)
+
+
 def test_a_words_features_come_from_its_first_subword_or_the_mean_of_them(tiny_transformer):
     sentence = ["Ada", "met", "in"]  # a ##d ##a; met; in
     first = features_of(tiny_transformer, [sentence], subword_pooling="first")[0]

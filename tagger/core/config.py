@@ -43,7 +43,7 @@ def _number(value: object) -> bool:
 TRAIN_OPTIONS = frozenset({"hidden_size", "dropout", "word_dropout", "embeddings", "epochs", "patience", "batch_size",
                            "lr", "lr_decay", "seed", "train_with_dev", "epochs_from", "decoder", "precision", "device",
                            "timeout", "threads", "transformer", "transformer_layers", "subword_pooling",
-                           "init_from"})
+                           "transformer_context", "init_from"})
 DEFAULT_EPOCHS, DEFAULT_PATIENCE = 30, 5
 
 
@@ -75,6 +75,7 @@ class ModelConfig:
     char_kernel: int = 3
     transformer_layers: str = "mean4"  # with a transformer: which of its layers a token's features come from
     subword_pooling: str = "first"  # and from which of a word's sub-words
+    transformer_context: int = 0  # and with how many sub-words of the sentences before and after it
 
     def __post_init__(self):
         _check(self, "decoder", self.decoder in DECODERS, f"use one of {', '.join(DECODERS)}")
@@ -84,6 +85,8 @@ class ModelConfig:
                f"use one of {', '.join(SUBWORD_POOLING)}")
         for size in ("hidden_size", "lstm_layers", "char_dim", "char_filters", "char_kernel"):
             _check(self, size, _whole(getattr(self, size)) and getattr(self, size) >= 1, "give a whole number, 1 or more")
+        _check(self, "transformer_context", _whole(self.transformer_context) and self.transformer_context >= 0,
+               "give a whole number of sub-words, 0 or more")
         for share in ("dropout", "word_dropout"):
             _check(self, share, _number(getattr(self, share)) and 0 <= getattr(self, share) < 1,
                    "give a share from 0 up to (not including) 1")

@@ -20,9 +20,9 @@ from tagger.model.encoding import Encoder, TrainingText, Vocabulary
 from tagger.model.network import BiLSTMTagger
 from tagger.model.transformer import TransformerFeatures, load_kept
 
-# The settings of the network's design that set the shape of its weights.
+# The settings of the network's design that set the shape of its weights, or what they read.
 SHAPE_FIELDS = ("decoder", "hidden_size", "lstm_layers", "char_dim", "char_filters", "char_kernel",
-                "transformer_layers", "subword_pooling")
+                "transformer_layers", "subword_pooling", "transformer_context")
 
 
 def with_design_of(config: TrainConfig) -> TrainConfig:
