@@ -101,8 +101,9 @@ class TransformerFeatures:
     def describe(self, name: str) -> str:
         """`name` with what is read of it: `minilm (mean of the last 4 of 6 layers, first sub-word, 384 wide)`."""
         layers = {"last": "last", "mean4": "mean of the last 4", "mix4": "learnt mix of the last 4"}
+        context = f", {self.config.transformer_context} sub-words of context" if self.config.transformer_context else ""
         return (f"{name} ({layers[self.config.transformer_layers]} of {self.model.config.num_hidden_layers} layers, "
-                f"{self.config.subword_pooling} sub-word, {self.dim} wide)")
+                f"{self.config.subword_pooling} sub-word{context}, {self.dim} wide)")
 
     @classmethod
     def load(cls, where: str, config: ModelConfig, remember: bool = False) -> TransformerFeatures:

@@ -10,7 +10,7 @@ Measures, each after a warm-up, as the median of `--runs` runs:
   less the median start-up on one sentence); peak memory is the largest sum, sampled every
   200 ms, of the proportional set sizes (PSS) of the process and every process it started;
 - the same for the model exported to ONNX (`tagger export`), when onnx and onnxruntime are
-  installed;
+  installed and the model reads no transformer (which export does not convert);
 - model only: the Python API on the pre-tokenised test sentences, entity probabilities
   included, one thread, against a plain word-level PyTorch Bi-LSTM of the same hidden size
   (embedding -> packed Bi-LSTM -> linear -> argmax) on one thread;
@@ -338,7 +338,8 @@ def measure(model: Path, data: Path, spacy_work: Path | None, runs: int, repeat:
         if not (spacy_model / "meta.json").is_file():
             spacy_model = train_spacy(data, spacy_work)
     exported = None
-    if importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime"):
+    reads_transformer = json.loads((model / "config.json").read_text())["dimensions"].get("feature_dim", 0)
+    if importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime") and not reads_transformer:
         exported = work / "onnx"
         run_process([sys.executable, "-m", "tagger", "export", "--model", str(model), "--to", str(exported)])
 
