@@ -47,7 +47,7 @@ def test_a_carried_model_scores_known_text_as_before_and_has_rows_for_what_is_ne
     _, model_dir, _ = trained_crf
     config = with_design_of(TrainConfig(init_from=str(model_dir), embeddings="none"))
     sentences = corpus.TrainingSentences(corpus.load_corpus(Source(str(new_corpus(tmp_path))))["train"])
-    model, encoder, features, _ = extended_model(config, sentences)
+    model, encoder, features, _ = extended_model(config, sentences, model_dir)
     old = load_model(model_dir)
     assert features is None and encoder.tags.items[:len(old.encoder.tags)] == old.encoder.tags.items
     assert {"B-PROD", "I-PROD"} <= set(encoder.tags.items) and "zorvik" in encoder.words and "ö" in encoder.chars
@@ -93,6 +93,30 @@ def test_a_setting_that_changes_the_networks_shape_is_refused_naming_it(trained_
                                                 "{model}", "--transformer", "minilm"], "transformer (--transformer)")
 
 
+def test_a_setting_given_at_its_default_value_that_differs_from_the_models_is_refused(trained_crf, tmp_path):
+    refused_in_one_line(trained_crf, tmp_path, ["train", "--data", "{missing}", "--model", "{missing}", "--init-from",
+                                                "{model}", "--hidden-size", "200"],
+                        "hidden_size (--hidden-size) 200 (the model's: 32)")
+
+
 def test_a_folder_without_a_model_to_start_from_is_refused(trained_crf, tmp_path):
     refused_in_one_line(trained_crf, tmp_path, ["train", "--data", "{corpus}", "--model", "{missing}", "--init-from",
                                                 "{tmp}"], "holds no finished model")
+
+
+def test_a_resumed_run_rebuilds_from_the_model_it_saved_when_the_one_it_started_from_is_gone(trained_crf, tmp_path):
+    import shutil
+
+    from tagger.core.config import Runtime
+    from tagger.train.records import Epoch, Finished
+    from tagger.train.run import resume, train
+
+    start = shutil.copytree(trained_crf[1], tmp_path / "start")
+    run = train(TrainConfig(init_from=str(start), embeddings="none", epochs=2), str(new_corpus(tmp_path)),
+                tmp_path / "carried", Runtime(threads=1))
+    next(record for record in run if isinstance(record, Epoch))
+    run.close()  # stopped after epoch 1, its extended model saved
+    shutil.rmtree(start)
+    records = list(resume(tmp_path / "carried", Runtime(threads=1)))
+    assert isinstance(records[-1], Finished)
+    assert "B-PROD" in load_model(tmp_path / "carried").encoder.tags.items

@@ -50,8 +50,10 @@ def test_a_name_written_with_marks_reads_as_the_same_name_without_them():
 
 def test_a_character_never_seen_reads_as_one_of_its_kind_so_the_word_keeps_its_shape():
     encoder = Encoder.build([["met", "Ada", "-", "7", "Ivo"]], TAGS)
-    [ids] = encoder.encode([["Жд٣—€"]]).char_ids.tolist()  # Cyrillic upper and lower, an Arabic digit, a dash
+    [ids] = encoder.encode([["Þð٣—€"]]).char_ids.tolist()  # Icelandic upper and lower, an Arabic digit, a dash
     assert ids[:4] == [encoder.chars.id(char) for char in "Am7-"] and ids[4] == UNK_ID  # no symbol was seen
+    [ids] = encoder.encode([["Москва"]]).char_ids.tolist()  # another script's letters make no Latin name
+    assert ids == [UNK_ID] * 6
 
 
 def test_logits_have_one_row_per_token():

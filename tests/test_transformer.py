@@ -17,7 +17,7 @@ from tagger.model.transformer import TransformerFeatures, _windows
 
 from conftest import invoke, make_sentences, says, write_conll
 
-pytest.importorskip("transformers")
+transformers = pytest.importorskip("transformers")
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +131,9 @@ def test_without_the_transformers_package_a_transformer_is_one_line_naming_what_
     corpus, model = transformer_model
     monkeypatch.setitem(sys.modules, "transformers", None)  # as if it were not installed
     result = invoke("train", "--data", corpus, "--model", tmp_path / "new", "--transformer", "minilm")
-    assert result.exit_code == 2 and "pip install 'tagger[transformer]'" in result.stderr
+    assert result.exit_code == 2 and "pip install -e '.[transformer]'" in result.stderr
     assert len(result.stderr.splitlines()) == 1 and not (tmp_path / "new").exists()
-    says(invoke("predict", "--model", model, input="Ada met Ivo.\n"), model, "pip install 'tagger[transformer]'")
+    says(invoke("predict", "--model", model, input="Ada met Ivo.\n"), model, "pip install -e '.[transformer]'")
 
 
 def test_a_transformer_that_is_not_a_model_folder_is_refused_before_the_data_is_read(corpus_dir, tmp_path):
@@ -150,3 +150,39 @@ def test_export_refuses_a_model_with_a_transformer_in_one_line(transformer_model
     _, model = transformer_model
     says(invoke("export", "--model", model, "--to", tmp_path / "onnx"), model, "does not convert")
     assert not (tmp_path / "onnx").exists()
+
+
+def test_a_transformer_folder_with_damaged_weights_or_foreign_tokenizer_files_is_one_line(tiny_transformer, corpus_dir,
+                                                                                          tmp_path):
+    damaged = shutil.copytree(tiny_transformer, tmp_path / "damaged")
+    with (damaged / "model.safetensors").open("r+b") as weights:
+        weights.truncate(100)
+    says(invoke("train", "--data", corpus_dir, "--model", tmp_path / "m", "--transformer", damaged), damaged,
+         "cannot load it as a Hugging Face transformer")
+    foreign = shutil.copytree(tiny_transformer, tmp_path / "foreign")
+    pieces = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]
+    transformers.BertTokenizer(vocab={piece: number for number, piece in enumerate(pieces)}).save_pretrained(foreign)
+    says(invoke("train", "--data", corpus_dir, "--model", tmp_path / "m", "--transformer", foreign), foreign,
+         "do not belong to the model")
+    assert not (tmp_path / "m").exists()
+
+
+def test_options_for_a_transformer_without_one_are_refused(corpus_dir, tmp_path):
+    result = invoke("train", "--data", corpus_dir, "--model", tmp_path / "m", "--transformer-layers", "mix4")
+    assert result.exit_code == 2 and "transformer_layers (--transformer-layers) is for a transformer" in result.stderr
+
+
+def test_a_resumed_run_reads_the_transformer_it_kept_when_the_folder_it_came_from_is_gone(tiny_transformer, corpus_dir,
+                                                                                         tmp_path):
+    from tagger.core.config import Runtime, TrainConfig
+    from tagger.train.records import Epoch, Finished
+    from tagger.train.run import resume, train
+
+    source = shutil.copytree(tiny_transformer, tmp_path / "bert")
+    config = TrainConfig(ModelConfig(hidden_size=16), embeddings="none", transformer=str(source), epochs=2)
+    run = train(config, str(corpus_dir), tmp_path / "m", Runtime(threads=1))
+    next(record for record in run if isinstance(record, Epoch))
+    run.close()  # stopped after epoch 1, its model saved with the transformer
+    shutil.rmtree(source)
+    records = list(resume(tmp_path / "m", Runtime(threads=1)))
+    assert isinstance(records[-1], Finished) and records[-1].best_epoch in (1, 2)

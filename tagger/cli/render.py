@@ -90,8 +90,9 @@ def show_training(records: Iterable[Record], console: Console) -> Finished | Sto
 def _started_summary(started: Started) -> str:
     dev = f"{started.dev_sentences:,} dev (held out from train)" if started.dev_held_out \
         else f"{started.dev_sentences:,} dev"
+    known = "the model's words and the pretrained vectors" if started.init_from else "pretrained vectors"
     coverage = "" if started.pretrained_coverage is None \
-        else f"; pretrained vectors cover {started.pretrained_coverage:.1%} of training tokens"
+        else f"; {known} cover {started.pretrained_coverage:.1%} of training tokens"
     if started.transformer is not None:
         coverage += f"; contextual features from {started.transformer}"
     if started.init_from is not None:

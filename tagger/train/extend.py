@@ -6,6 +6,8 @@ network's design is the model's: a setting that would change its shape is refuse
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,15 +27,20 @@ SHAPE_FIELDS = ("decoder", "hidden_size", "lstm_layers", "char_dim", "char_filte
                 "transformer_layers", "subword_pooling", "transformer_context")
 
 
-def with_design_of(config: TrainConfig) -> TrainConfig:
+def with_design_of(config: TrainConfig, given: Collection[str] = ()) -> TrainConfig:
     """`config` with the network design of the model it starts from (`config.init_from`), and its
-    transformer; a setting given otherwise than the default that differs from the model's is
-    refused, naming each. Reads the model's JSON only: checked before any data is read."""
+    transformer; a setting of the design that differs from the model's is refused, naming each,
+    if it is among those `given` (by field name) or differs from the default. Reads the model's
+    JSON only: checked before any data is read."""
     model_dir = Path(config.init_from)
-    if not modeldir.has_model(model_dir):
-        kind = "no such directory" if not model_dir.exists() else "holds no finished model"
+    if model_dir.is_file() or not modeldir.has_model(model_dir):
+        kind = "a file" if model_dir.is_file() else "no such directory" if not model_dir.exists() \
+            else "holds no finished model"
         raise ArtifactError(f"{model_dir}: {kind}; {setting('init_from')} takes the directory of a model tagger "
                             "trained")
+    if modeldir.has_checkpoint(model_dir):
+        raise ArtifactError(f"{model_dir}: its run is unfinished; finish it with `tagger train --model "
+                            f"{shlex.quote(str(model_dir))} --resume`, or start from another model")
     if modeldir.is_exported(model_dir):
         raise ArtifactError(f"{model_dir}: a model exported to ONNX, which cannot train; start from the torch model "
                             "it was exported from")
@@ -47,9 +54,11 @@ def with_design_of(config: TrainConfig) -> TrainConfig:
         if (model_dir / modeldir.TRAINING_FILE).is_file() else {}
     transformer = modeldir.training_settings(training).get("transformer")
     has_transformer = bool(saved_config.get("dimensions", {}).get("feature_dim"))
-    default, given = ModelConfig(), config.model
-    unlike = [f"{setting(name)} {getattr(given, name)} (the model's: {getattr(design, name)})" for name in SHAPE_FIELDS
-              if getattr(given, name) != getattr(default, name) and getattr(given, name) != getattr(design, name)]
+    default = ModelConfig()
+    chosen = config.model
+    unlike = [f"{setting(name)} {getattr(chosen, name)} (the model's: {getattr(design, name)})" for name in SHAPE_FIELDS
+              if (name in given or getattr(chosen, name) != getattr(default, name))
+              and getattr(chosen, name) != getattr(design, name)]
     if config.transformer is not None and (not has_transformer or config.transformer != transformer):
         unlike.append(f"{setting('transformer')} {config.transformer} (the model's: "
                       f"{transformer if has_transformer else 'none'})")
@@ -57,18 +66,21 @@ def with_design_of(config: TrainConfig) -> TrainConfig:
         raise SettingError(f"{model_dir}: {', '.join(unlike)}: the model trained further keeps its network's shape; "
                            "leave these out")
     # New words get vectors of the kind the model's have, unless other vectors are named.
-    vectors = config.embeddings if config.embeddings != TrainConfig.embeddings else \
+    vectors = config.embeddings if "embeddings" in given or config.embeddings != TrainConfig.embeddings else \
         modeldir.training_settings(training).get("embeddings", config.embeddings)
-    return replace(config, model=replace(design, dropout=given.dropout, word_dropout=given.word_dropout),
+    return replace(config, model=replace(design, dropout=chosen.dropout, word_dropout=chosen.word_dropout),
                    transformer=transformer if has_transformer else None, embeddings=vectors)
 
 
-def extended_model(config: TrainConfig, sentences: corpus.TrainingSentences) -> tuple[BiLSTMTagger, Encoder, TransformerFeatures | None, float | None]:
+def extended_model(config: TrainConfig, sentences: corpus.TrainingSentences, model_dir: Path) -> tuple[BiLSTMTagger, Encoder, TransformerFeatures | None, float | None]:
     """The model of `config.init_from` with the words, characters and entity types of
     `sentences` added (their tags given in the model's scheme from now on), the transformer it
     reads, and the share of training tokens that have a vector from the model or the pretrained
-    ones."""
-    model_dir = Path(config.init_from)
+    ones. `model_dir` is `config.init_from`, or for a resumed run the model it saved, which holds
+    the same words and tags."""
+    if not modeldir.has_model(model_dir):
+        raise ArtifactError(f"{model_dir}: the model this run started from (--init-from) is gone; restore it to "
+                            "resume the run, or start again with --overwrite")
     saved = modeldir.load_model(model_dir, "cpu")
     old: BiLSTMTagger = saved.model
     pretrained = embeddings.load_vectors(config.embeddings)
@@ -115,8 +127,7 @@ def extended_model(config: TrainConfig, sentences: corpus.TrainingSentences) -> 
     features = None
     if saved.features is not None:
         features = load_kept(model_dir / modeldir.TRANSFORMER_DIR, saved.config, config.model, "cpu",
-                             "start from another model")
-        features.cache = {}  # a run computes each sentence's features once
+                             "start from another model").remembering()
     covered = sum(count for word, count in text.word_counts.items() if word in old_ids or word in row_of)
     return model, encoder, features, covered / max(1, text.word_counts.total())
 

@@ -8,7 +8,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,10 +21,11 @@ from tagger.core.entities import is_bioes
 from tagger.core.errors import DataError, TaggerError, plural
 from tagger.data import corpus
 from tagger.data.sources import Source
-from tagger.model import compact, embeddings, transformer
+from tagger.model import compact, embeddings, modeldir, transformer
 from tagger.model.encoding import Encoder, TrainingText, Vocabulary
 from tagger.model.network import BiLSTMTagger
-from tagger.model.transformer import TransformerFeatures
+from tagger.model.modeldir import CONFIG_FILE, TRANSFORMER_DIR
+from tagger.model.transformer import TransformerFeatures, load_kept
 from tagger.train import distributed, extend
 from tagger.train.loop import TrainingState, fit
 from tagger.train.records import Epoch, Finished, Record, Started, Stopped
@@ -36,7 +37,7 @@ from tagger.use.predict import Tagger
 
 
 def train(config: TrainConfig, source: str | Source, model_dir: Path, runtime: Runtime = Runtime(), *,
-          overwrite: bool = False, stop: threading.Event | None = None) -> Iterator[Record]:
+          overwrite: bool = False, stop: threading.Event | None = None, given: Collection[str] = ()) -> Iterator[Record]:
     """Train on `source` (a location, or a file per split), save the best model by dev F1 to `model_dir`, evaluate it on test.
 
     A checkpoint in `model_dir` after every epoch lets `resume` continue the run exactly where
@@ -45,12 +46,15 @@ def train(config: TrainConfig, source: str | Source, model_dir: Path, runtime: R
     directory that cannot work raises TaggerError before any data is read.
 
     Started by torchrun as several processes, each trains its share of every batch
-    (DistributedDataParallel); the main process alone reads and writes `model_dir`.
+    (DistributedDataParallel); the main process alone reads and writes `model_dir`. `given`
+    names the settings the caller chose (the command line's typed options): with
+    `config.init_from`, one of them that would change the model's network is refused, even at
+    its default value.
     """
     config = replace(config, embeddings=embeddings.locate(config.embeddings),
                      transformer=config.transformer and transformer.recorded(config.transformer),
                      init_from=config.init_from and os.path.abspath(config.init_from))
-    yield from _run(Path(model_dir), runtime, stop, (config, Source.of(source), overwrite))
+    yield from _run(Path(model_dir), runtime, stop, (config, Source.of(source), overwrite, frozenset(given)))
 
 
 def resume(model_dir: Path, runtime: Runtime = Runtime(), *, stop: threading.Event | None = None,
@@ -62,7 +66,7 @@ def resume(model_dir: Path, runtime: Runtime = Runtime(), *, stop: threading.Eve
 
 
 def _run(model_dir: Path, runtime: Runtime, stop: threading.Event | None,
-         start: tuple[TrainConfig, Source, bool] | dict) -> Iterator[Record]:
+         start: tuple[TrainConfig, Source, bool, frozenset[str]] | dict) -> Iterator[Record]:
     """A new run (`start` is its settings, data and whether to overwrite) or a resumed one (the
     settings its caller expects), on the threads and processes this one was started with."""
     world = distributed.World.from_environment()
@@ -106,7 +110,7 @@ class _Run:
     summary: dict  # what training.json records of the run beside its best epoch and scores
 
 
-def _open(model_dir: Path, start: tuple[TrainConfig, Source, bool] | dict,
+def _open(model_dir: Path, start: tuple[TrainConfig, Source, bool, frozenset[str]] | dict,
           world: distributed.World) -> tuple[RunDirectory, TrainConfig, Source]:
     """The run's directory, settings and data: the main process opens the directory (reading a
     resumed run's checkpoint, once) and settles the settings; the others are told them."""
@@ -119,10 +123,10 @@ def _open(model_dir: Path, start: tuple[TrainConfig, Source, bool] | dict,
                 config, source = directory.started_with()
                 refuse_settings_unlike_the_run(model_dir, config, source, start)
             else:
-                config, source, overwrite = start
+                config, source, overwrite, given = start
                 embeddings.check(config.embeddings)
                 if config.init_from is not None:
-                    config = extend.with_design_of(config)
+                    config = extend.with_design_of(config, given)
                 elif config.transformer is not None:
                     transformer.locate(config.transformer)
                 config = with_epochs_from(config, model_dir)
@@ -140,13 +144,20 @@ def _prepare(opened: tuple[RunDirectory, TrainConfig, Source], runtime: Runtime,
     """Read the data, build the model, and restore a resumed run's state into it."""
     directory, config, source = opened
     checkpoint, failure = directory.checkpoint, None
+    # A resumed run that has saved a model reads its transformer, and the vocabularies it extended
+    # another model's with, from there: the folders it started from may have changed or gone since.
+    saved = Path(directory.path) if checkpoint is not None and directory.has_model() else None
     try:
-        features = None if config.transformer is None or config.init_from is not None else \
-            TransformerFeatures.load(transformer.locate(config.transformer), config.model, remember=True)
+        features = None
+        if config.transformer is not None and config.init_from is None:
+            features = (load_kept(saved / TRANSFORMER_DIR, modeldir.read_json(saved / CONFIG_FILE), config.model, "cpu",
+                                  "start again with --overwrite") if saved else
+                        TransformerFeatures.load(transformer.locate(config.transformer), config.model)).remembering()
         splits, sentences, dev_split, held_out = _load_data(config, source, world)
         torch.manual_seed(config.seed)
         if config.init_from is not None:
-            model, encoder, features, coverage = extend.extended_model(config, sentences)
+            model, encoder, features, coverage = extend.extended_model(config, sentences,
+                                                                       saved or Path(config.init_from))
         else:
             # A run that an earlier version started keeps its frozen vectors in half precision.
             frozen_bits = 16 if checkpoint is not None and "frozen_vectors" in checkpoint["model"] else 4

@@ -29,7 +29,8 @@ def refuse_settings_unlike_the_run(model_dir: Path, config: TrainConfig, source:
     recorded = {**_flat(config), **asdict(source.located())}  # format 1 kept local paths relative
     unlike = sorted(name for name, value in expected.items() if recorded[name] != _as_run(name, value))
     if unlike:
-        options = ", ".join(f"--{name.replace('_', '-')} {recorded[name]}" for name in unlike)
+        options = ", ".join(f"no --{name.replace('_', '-')}" if recorded[name] is None
+                            else f"--{name.replace('_', '-')} {recorded[name]}" for name in unlike)
         raise SettingError(f"{model_dir}: the run started with {options}; resume continues it with its own "
                            "settings, so leave out those that differ (or start a new run with --overwrite)")
 
