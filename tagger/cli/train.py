@@ -41,14 +41,11 @@ def train(
              "Hub id. Needs the transformer extra (README: Install).", show_default=False,
         rich_help_panel="Model")] = None,
     transformer_layers: Annotated[TransformerLayers, typer.Option(
-        help="With --transformer: its last layer, the mean of its last four, or its last four mixed by learnt "
-             "weights.", rich_help_panel="Model")] = TransformerLayers(MODEL.transformer_layers),
+        help="With --transformer: its last four layers mixed by learnt weights, their mean, or its last layer.",
+        rich_help_panel="Model")] = TransformerLayers(MODEL.transformer_layers),
     subword_pooling: Annotated[SubwordPooling, typer.Option(
         help="With --transformer: a word's features from its first sub-word, or the mean of its sub-words.",
         rich_help_panel="Model")] = SubwordPooling(MODEL.subword_pooling),
-    transformer_context: Annotated[int, typer.Option(
-        help="With --transformer: sub-words of the sentences before and after each sentence that it reads "
-             "with it.", rich_help_panel="Model")] = MODEL.transformer_context,
     decoder: Annotated[Decoder, typer.Option(help="crf: a linear-chain CRF over the classifier's "
                                              "logits; softmax: each token's tag from the classifier.",
                                              rich_help_panel="Model")] = Decoder(MODEL.decoder),
@@ -129,8 +126,7 @@ def train(
         else:
             config = TrainConfig(ModelConfig(decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
                                              word_dropout=word_dropout, transformer_layers=transformer_layers.value,
-                                             subword_pooling=subword_pooling.value,
-                                             transformer_context=transformer_context),
+                                             subword_pooling=subword_pooling.value),
                                  embeddings=embeddings, transformer=transformer, epochs=epochs, patience=patience, batch_size=batch_size,
                                  lr=lr, lr_decay=lr_decay, seed=seed, train_with_dev=train_with_dev,
                                  epochs_from=None if epochs_from is None else str(epochs_from),

@@ -17,7 +17,7 @@ DECODERS = ("softmax", "crf")
 # sub-word, or the mean of its sub-words.
 TRANSFORMER_LAYERS = ("last", "mean4", "mix4")
 SUBWORD_POOLING = ("first", "mean")
-TRANSFORMER_SETTINGS = ("transformer_layers", "subword_pooling", "transformer_context")  # ModelConfig's
+TRANSFORMER_SETTINGS = ("transformer_layers", "subword_pooling")  # ModelConfig's
 PRECISIONS = ("fp32", "bf16", "fp16")
 INPUT_FORMATS = ("text", "tokenized", "conll")  # what tagger predict reads
 OUTPUT_FORMATS = ("conll", "jsonl", "inline", "html")  # and writes (tagger.use.formats.FORMATS)
@@ -44,7 +44,7 @@ def _number(value: object) -> bool:
 TRAIN_OPTIONS = frozenset({"hidden_size", "dropout", "word_dropout", "embeddings", "epochs", "patience", "batch_size",
                            "lr", "lr_decay", "seed", "train_with_dev", "epochs_from", "decoder", "precision", "device",
                            "timeout", "threads", "transformer", "transformer_layers", "subword_pooling",
-                           "transformer_context", "init_from"})
+                           "init_from"})
 DEFAULT_EPOCHS, DEFAULT_PATIENCE = 30, 5
 
 
@@ -74,9 +74,8 @@ class ModelConfig:
     char_dim: int = 30
     char_filters: int = 50
     char_kernel: int = 3
-    transformer_layers: str = "mean4"  # with a transformer: which of its layers a token's features come from
+    transformer_layers: str = "mix4"  # with a transformer: which of its layers a token's features come from
     subword_pooling: str = "first"  # and from which of a word's sub-words
-    transformer_context: int = 0  # and with how many sub-words of the sentences before and after it
 
     def __post_init__(self):
         _check(self, "decoder", self.decoder in DECODERS, f"use one of {', '.join(DECODERS)}")
@@ -86,8 +85,6 @@ class ModelConfig:
                f"use one of {', '.join(SUBWORD_POOLING)}")
         for size in ("hidden_size", "lstm_layers", "char_dim", "char_filters", "char_kernel"):
             _check(self, size, _whole(getattr(self, size)) and getattr(self, size) >= 1, "give a whole number, 1 or more")
-        _check(self, "transformer_context", _whole(self.transformer_context) and self.transformer_context >= 0,
-               "give a whole number of sub-words, 0 or more")
         for share in ("dropout", "word_dropout"):
             _check(self, share, _number(getattr(self, share)) and 0 <= getattr(self, share) < 1,
                    "give a share from 0 up to (not including) 1")

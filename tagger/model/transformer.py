@@ -107,15 +107,14 @@ class TransformerFeatures:
         limits = [getattr(model.config, "max_position_embeddings", None), tokenizer.model_max_length]
         limit = min(value for value in limits if isinstance(value, int) and value > 0)
         self.window = limit - len(self.prefix) - len(self.suffix) - 2  # RoBERTa's positions start at 2
-        self.cache: dict[tuple, np.ndarray] | None = None  # each sentence's features, once `remembering`
+        self.cache: dict[tuple[str, ...], np.ndarray] | None = None  # each sentence's features, once `remembering`
         self._written: tuple[Path, dict[str, str]] | None = None
 
     def describe(self, name: str) -> str:
         """`name` with what is read of it: `minilm (mean of the last 4 of 6 layers, first sub-word, 384 wide)`."""
         layers = {"last": "last", "mean4": "mean of the last 4", "mix4": "learnt mix of the last 4"}
-        context = f", {self.config.transformer_context} sub-words of context" if self.config.transformer_context else ""
         return (f"{name} ({layers[self.config.transformer_layers]} of {self.model.config.num_hidden_layers} layers, "
-                f"{self.config.subword_pooling} sub-word{context}, {self.dim} wide)")
+                f"{self.config.subword_pooling} sub-word, {self.dim} wide)")
 
     @classmethod
     def load(cls, where: str, config: ModelConfig) -> TransformerFeatures:
@@ -163,65 +162,45 @@ class TransformerFeatures:
             files.link_or_copy(written / name, Path(folder) / name)
         return dict(digests)
 
-    def add_to(self, batch: Batch, sentences: Sequence[Sequence[str]],
-               neighbours: Sequence[tuple[Sequence[str], Sequence[str]]] | None = None) -> Batch:
-        """`batch`, the encoding of `sentences`, with their features; `neighbours`: each
-        sentence's sentences before and after, read as its context (ModelConfig.transformer_context)."""
+    def add_to(self, batch: Batch, sentences: Sequence[Sequence[str]]) -> Batch:
+        """`batch`, the encoding of `sentences`, with their features."""
         batch_features = np.zeros((len(sentences), batch.word_ids.shape[1], self.config.feature_layers, self.dim),
                                   dtype=np.float32)
-        for row, features in enumerate(self.features(sentences, neighbours)):
+        for row, features in enumerate(self.features(sentences)):
             batch_features[row, :len(features)] = features
         return replace(batch, features=batch_features)
 
-    def features(self, sentences: Sequence[Sequence[str]],
-                 neighbours: Sequence[tuple[Sequence[str], Sequence[str]]] | None = None) -> list[np.ndarray]:
-        """Each sentence's features, (tokens, layers, dim), read with up to `transformer_context`
-        sub-words of its neighbours on each side."""
-        if not self.config.transformer_context or neighbours is None:
-            neighbours = [((), ())] * len(sentences)
-        items = [(tuple(sentence), tuple(before), tuple(after))
-                 for sentence, (before, after) in zip(sentences, neighbours)]
+    def features(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Each sentence's features, (tokens, layers, dim)."""
         if self.cache is None:
-            return self._compute(items)
-        missing = list(dict.fromkeys(item for item in items if item not in self.cache))
+            return self._compute(sentences)
+        keys = [tuple(sentence) for sentence in sentences]
+        missing = list(dict.fromkeys(key for key in keys if key not in self.cache))
         if missing:
-            for item, features in zip(missing, self._compute(missing)):
-                self.cache[item] = features.astype(np.float16)  # half the memory; features need no more
-        return [self.cache[item].astype(np.float32) for item in items]
+            for key, features in zip(missing, self._compute(missing)):
+                self.cache[key] = features.astype(np.float16)  # half the memory; features need no more
+        return [self.cache[key].astype(np.float32) for key in keys]
 
-    def _compute(self, items: Sequence[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]) -> list[np.ndarray]:
-        """Features of each (sentence, before, after): the sentence's sub-words read between the
-        last sub-words of `before` and the first of `after`, in windows where it is too long."""
-        if not items:
+    def _compute(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Features of each sentence, read in windows where it is too long for the transformer."""
+        if not sentences:
             return []
-        encoded = self.tokenizer([list(sentence) for sentence, _, _ in items], is_split_into_words=True,
+        encoded = self.tokenizer([list(sentence) for sentence in sentences], is_split_into_words=True,
                                  add_special_tokens=False)
-        context = self.config.transformer_context
-        if context:
-            sides = [side for _, before, after in items for side in (before, after)]
-            side_ids = self.tokenizer([list(side) or ["."] for side in sides], is_split_into_words=True,
-                                      add_special_tokens=False)["input_ids"]
-        subword_features, reads, rows = [], [], []  # rows: (item, first, last sub-word read, those it gives)
-        for number, (sentence, before, after) in enumerate(items):
-            own = encoded["input_ids"][number]
-            left = side_ids[2 * number][-context:] if context and before else []
-            right = side_ids[2 * number + 1][:context] if context and after else []
-            reads.append(left + own + right)
-            subword_features.append(np.zeros((len(own), self.config.feature_layers, self.dim), dtype=np.float32))
-            for first, last, given_from, given_to in _windows(len(reads[-1]), self.window):
-                given_from, given_to = max(given_from, len(left)), min(given_to, len(left) + len(own))
-                if given_from < given_to:  # the window gives some of the sentence's own sub-words
-                    rows.append((number, first, last, given_from, given_to, len(left)))
+        subword_features, rows = [], []  # rows: (sentence, first, last sub-word it reads, those it gives)
+        for number in range(len(sentences)):
+            count = len(encoded["input_ids"][number])
+            subword_features.append(np.zeros((count, self.config.feature_layers, self.dim), dtype=np.float32))
+            rows += [(number, *window) for window in _windows(count, self.window)]
         order = sorted(range(len(rows)), key=lambda row: rows[row][2] - rows[row][1])
         for batch in _batched(order, [rows[row][2] - rows[row][1] + len(self.prefix) + len(self.suffix)
                                       for row in range(len(rows))]):
-            states = self._run([reads[rows[row][0]][rows[row][1]:rows[row][2]] for row in batch])
+            states = self._run([encoded["input_ids"][rows[row][0]][rows[row][1]:rows[row][2]] for row in batch])
             for row, row_states in zip(batch, states):
-                number, first, _, given_from, given_to, offset = rows[row]
-                subword_features[number][given_from - offset:given_to - offset] = \
-                    row_states[given_from - first:given_to - first]
-        return [self._pooled(subword_features[number], encoded.word_ids(number), len(items[number][0]))
-                for number in range(len(items))]
+                number, first, _, given_from, given_to = rows[row]
+                subword_features[number][given_from:given_to] = row_states[given_from - first:given_to - first]
+        return [self._pooled(subword_features[number], encoded.word_ids(number), len(sentences[number]))
+                for number in range(len(sentences))]
 
     def _run(self, windows: list[list[int]]) -> list[np.ndarray]:
         """The transformer over windows of sub-word ids: each window's (sub-words, layers, dim)."""

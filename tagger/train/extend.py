@@ -24,7 +24,7 @@ from tagger.model.transformer import TransformerFeatures, load_kept
 
 # The settings of the network's design that set the shape of its weights, or what they read.
 SHAPE_FIELDS = ("decoder", "hidden_size", "lstm_layers", "char_dim", "char_filters", "char_kernel",
-                "transformer_layers", "subword_pooling", "transformer_context")
+                "transformer_layers", "subword_pooling")
 
 
 def with_design_of(config: TrainConfig, given: Collection[str] = ()) -> TrainConfig:

@@ -153,10 +153,7 @@ def fit(state: TrainingState, encoder: Encoder, train_sentences: Sentences,
             share = indices[world.rank::world.size]
             sentences, tags = train_sentences.take(share)
             encoded = encoder.encode(sentences, tags)
-            if features is not None:
-                encoded = features.add_to(encoded, sentences, _neighbours(train_sentences, share)
-                                          if features.config.transformer_context else None)
-            batch = Tensors.of(encoded, device)
+            batch = Tensors.of(encoded if features is None else features.add_to(encoded, sentences), device)
             tokens, batch_tokens = int(batch.lengths.sum()), sum(lengths[i] for i in indices)
             optimizer.zero_grad()
             with autocast:
@@ -189,10 +186,3 @@ def fit(state: TrainingState, encoder: Encoder, train_sentences: Sentences,
         position.epoch, position.step, position.loss_sum, position.tokens = position.epoch + 1, 0, 0.0, 0
         yield record
 
-
-def _neighbours(sentences: Sentences, indices: Sequence[int]) -> list[tuple[list[str], list[str]]]:
-    """The tokens of the sentences before and after each of `indices`: its context."""
-    wanted = sorted({number for index in indices for number in (index - 1, index + 1)
-                     if 0 <= number < len(sentences.lengths)})
-    tokens = dict(zip(wanted, sentences.take(wanted)[0])) if wanted else {}
-    return [(tokens.get(index - 1, []), tokens.get(index + 1, [])) for index in indices]

@@ -171,10 +171,8 @@ class Tagger:
         for numbers in _batches(sentences):
             chosen = [sentences[number] for number in numbers]
             batch = self.encoder.encode(chosen)
-            if self.features is not None:  # read beside the sentences before and after it, as the model asks
-                batch = self.features.add_to(batch, chosen, [
-                    (sentences[number - 1] if number > 0 else (), sentences[number + 1] if number + 1 < len(sentences)
-                     else ()) for number in numbers])
+            if self.features is not None:
+                batch = self.features.add_to(batch, chosen)
             logits, transitions = self.model.scores(batch)
             tag_ids, probabilities = decode(logits, batch.lengths, self.constraints, transitions, with_probabilities)
             for row, (number, length) in enumerate(zip(numbers, batch.lengths.tolist())):
