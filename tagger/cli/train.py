@@ -127,7 +127,8 @@ def train(
             config = TrainConfig(ModelConfig(decoder=decoder.value, hidden_size=hidden_size, dropout=dropout,
                                              word_dropout=word_dropout, transformer_layers=transformer_layers.value,
                                              subword_pooling=subword_pooling.value),
-                                 embeddings=embeddings, transformer=transformer, epochs=epochs, patience=patience, batch_size=batch_size,
+                                 embeddings=embeddings, transformer=transformer, epochs=epochs, patience=patience,
+                                 batch_size=batch_size,
                                  lr=lr, lr_decay=lr_decay, seed=seed, train_with_dev=train_with_dev,
                                  epochs_from=None if epochs_from is None else str(epochs_from),
                                  init_from=None if init_from is None else str(init_from))

@@ -139,7 +139,8 @@ class TrainConfig:
     def __post_init__(self):
         _check(self, "model", isinstance(self.model, ModelConfig), "give a ModelConfig")
         _check(self, "embeddings", isinstance(self.embeddings, str), "give glove, none or a vectors file's path")
-        _check(self, "transformer", self.transformer is None or (isinstance(self.transformer, str) and self.transformer),
+        _check(self, "transformer", self.transformer is None or (isinstance(self.transformer, str)
+                                                                  and self.transformer != ""),
                "give minilm, a Hugging Face model folder or a Hub id, as a string")
         _check(self, "train_with_dev", isinstance(self.train_with_dev, bool), "give True or False")
         for directory in ("epochs_from", "init_from"):

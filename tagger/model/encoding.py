@@ -229,7 +229,8 @@ class Encoder:
         char_len = min(MAX_WORD_CHARS, max(map(len, forms)))
         char_ids = array("q")
         for form in forms:
-            char_ids.extend([known_char(char) or char_id(char) for char in form[:char_len]])  # ids of known ones are 2 up
+            # A known character's id is 2 or more: `or` looks up only the unknown ones' stand-ins.
+            char_ids.extend([known_char(char) or char_id(char) for char in form[:char_len]])
             char_ids.extend([PAD_ID] * (char_len - len(form)))
         tag_ids = None
         if tag_sequences is not None:

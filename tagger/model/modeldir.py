@@ -28,7 +28,7 @@ CONFIG_FILE, WEIGHTS_FILE, ONNX_FILE = "config.json", "weights.pt", "model.onnx"
 VOCAB_FILE, FORMAT_2_VOCAB_FILE = "vocab.json.gz", "vocab.json"
 TRAINING_FILE = "training.json"
 CHECKPOINT_FILE = "checkpoint.pt"  # an unfinished run's state; gone when the run ends
-TRANSFORMER_DIR = "transformer"  # a model with contextual features keeps its transformer here (tagger.model.transformer)
+TRANSFORMER_DIR = "transformer"  # where a model with contextual features keeps its transformer
 EXPORTED = "onnx"  # config.json's "network" in a directory `tagger export` wrote
 # What tagger writes into a model directory.
 MODEL_FILES = frozenset({CONFIG_FILE, VOCAB_FILE, FORMAT_2_VOCAB_FILE, WEIGHTS_FILE, TRAINING_FILE, CHECKPOINT_FILE,

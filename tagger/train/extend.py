@@ -72,7 +72,8 @@ def with_design_of(config: TrainConfig, given: Collection[str] = ()) -> TrainCon
                    transformer=transformer if has_transformer else None, embeddings=vectors)
 
 
-def extended_model(config: TrainConfig, sentences: corpus.TrainingSentences, model_dir: Path) -> tuple[BiLSTMTagger, Encoder, TransformerFeatures | None, float | None]:
+def extended_model(config: TrainConfig, sentences: corpus.TrainingSentences, model_dir: Path
+                   ) -> tuple[BiLSTMTagger, Encoder, TransformerFeatures | None, float | None]:
     """The model of `config.init_from` with the words, characters and entity types of
     `sentences` added (their tags given in the model's scheme from now on), the transformer it
     reads, and the share of training tokens that have a vector from the model or the pretrained
@@ -103,13 +104,13 @@ def extended_model(config: TrainConfig, sentences: corpus.TrainingSentences, mod
         if state[name].shape == tensor.shape:
             state[name] = tensor.clone()
     # Rows of the vocabularies the model had come first, and keep what they learnt.
-    for name, rows in (("char_embedding.weight", len(saved.encoder.chars)), ("classifier.weight", len(saved.encoder.tags)),
-                       ("classifier.bias", len(saved.encoder.tags)), ("crf.start", len(saved.encoder.tags)),
-                       ("crf.end", len(saved.encoder.tags))):
+    old_tag_count = len(saved.encoder.tags)
+    for name, rows in (("char_embedding.weight", len(saved.encoder.chars)), ("classifier.weight", old_tag_count),
+                       ("classifier.bias", old_tag_count), ("crf.start", old_tag_count), ("crf.end", old_tag_count)):
         if name in state:
             state[name][:rows] = learnt[name]
     if "crf.pairs" in state:
-        state["crf.pairs"][:len(saved.encoder.tags), :len(saved.encoder.tags)] = learnt["crf.pairs"]
+        state["crf.pairs"][:old_tag_count, :old_tag_count] = learnt["crf.pairs"]
     old_ids = {word: number for number, word in enumerate(saved.encoder.words.items)}
     row_of = {} if pretrained is None else {word: row for row, word in enumerate(pretrained.words)}
     vectors = state["word_embedding.weight"]

@@ -37,7 +37,8 @@ from tagger.use.predict import Tagger
 
 
 def train(config: TrainConfig, source: str | Source, model_dir: Path, runtime: Runtime = Runtime(), *,
-          overwrite: bool = False, stop: threading.Event | None = None, given: Collection[str] = ()) -> Iterator[Record]:
+          overwrite: bool = False, stop: threading.Event | None = None,
+          given: Collection[str] = ()) -> Iterator[Record]:
     """Train on `source` (a location, or a file per split), save the best model by dev F1 to `model_dir`, evaluate it on test.
 
     A checkpoint in `model_dir` after every epoch lets `resume` continue the run exactly where
@@ -184,7 +185,8 @@ def _prepare(opened: tuple[RunDirectory, TrainConfig, Source], runtime: Runtime,
         device=str(device), processes=world.size,
         resumed_at=(state.position.epoch, state.position.step) if checkpoint is not None else None,
         untrained_types=_untrained_types(splits, encoder.tags.items), dev_trained=config.train_with_dev,
-        decoder=config.model.decoder, transformer=features and features.describe(config.transformer), init_from=config.init_from)
+        decoder=config.model.decoder, transformer=features and features.describe(config.transformer),
+        init_from=config.init_from)
     summary = {"data": source.located().to_dict(), "config": config.to_dict(),
                "runtime": {"device": str(device), "precision": runtime.precision, "processes": world.size}}
     return _Run(directory, config, splits, sentences, dev_split, encoder, features, state, device, started, summary)
