@@ -149,13 +149,17 @@ def test_a_transformer_folder_with_damaged_weights_or_foreign_tokenizer_files_is
     pieces = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]
     transformers.BertTokenizer(vocab={piece: number for number, piece in enumerate(pieces)}).save_pretrained(foreign)
     says(invoke("train", "--data", corpus_dir, "--model", tmp_path / "m", "--transformer", foreign), foreign,
-         "do not belong to the model")
+         "missing or do not belong to the model")
     assert not (tmp_path / "m").exists()
 
 
 def test_options_for_a_transformer_without_one_are_refused(corpus_dir, tmp_path):
     result = invoke("train", "--data", corpus_dir, "--model", tmp_path / "m", "--transformer-layers", "last")
     assert result.exit_code == 2 and "transformer_layers (--transformer-layers) is for a transformer" in result.stderr
+    typed_at_default = invoke("train", "--data", corpus_dir, "--model", tmp_path / "m", "--subword-pooling", "first")
+    assert typed_at_default.exit_code == 2 and "subword_pooling (--subword-pooling): for a transformer" in \
+        typed_at_default.stderr
+    assert not (tmp_path / "m").exists()
 
 
 def test_a_resumed_run_reads_the_transformer_it_kept_when_the_folder_it_came_from_is_gone(tiny_transformer, corpus_dir,

@@ -99,7 +99,7 @@ def _started_summary(started: Started) -> str:
         coverage += f"; starting from the model in {started.init_from}"
     processes = "" if started.processes == 1 else f" in {started.processes} processes, each a share of every batch"
     resumed = "" if started.resumed_at is None else \
-        f"\nResuming the run at epoch {started.resumed_at[0]} ({started.resumed_at[1]:,} steps of it done)"
+        f"\nResuming the run at epoch {started.resumed_at[0]} ({plural(started.resumed_at[1], 'step')} of it done)"
     sentences = "sentence" if started.train_sentences == 1 else "sentences"
     trained, dev = "train", f"{dev}, "
     if started.dev_trained:

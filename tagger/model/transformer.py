@@ -98,7 +98,7 @@ class TransformerFeatures:
         vocabulary = getattr(model.config, "vocab_size", None)
         if isinstance(vocabulary, int) and not vocabulary // 2 <= len(tokenizer) <= vocabulary:
             raise SettingError(f"{where}: its tokenizer has {len(tokenizer):,} entries and its model {vocabulary:,}: "
-                               "the tokenizer's files do not belong to the model; restore them")
+                               "the tokenizer's files are missing or do not belong to the model; restore them")
         # What the transformer reads around a sentence's sub-words ([CLS] ... [SEP] and the like).
         template = tokenizer([["a"]], is_split_into_words=True)
         positions = template.word_ids(0)
@@ -125,7 +125,8 @@ class TransformerFeatures:
             model = transformers.AutoModel.from_pretrained(where)
         except Exception as error:  # damaged files, unknown architectures, no network: many types
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            offline = "" if Path(where).exists() else "; offline, HF_HUB_OFFLINE=1 makes a Hub id fail at once"
+            offline = "" if Path(where).exists() or os.environ.get("HF_HUB_OFFLINE") else \
+                "; offline, HF_HUB_OFFLINE=1 makes a Hub id fail at once"
             raise SettingError(f"{where}: cannot load it as a Hugging Face transformer ({reason}); give a model "
                                f"folder, a Hub id (with a network), or {PACKAGED}{offline}") from None
         if not tokenizer.is_fast:

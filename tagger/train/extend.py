@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from tagger.core.config import ModelConfig, TrainConfig, setting
+from tagger.core.config import TRANSFORMER_SETTINGS, ModelConfig, TrainConfig, setting
 from tagger.core.entities import is_bioes
 from tagger.core.errors import ArtifactError, SettingError
 from tagger.data import corpus
@@ -54,11 +54,15 @@ def with_design_of(config: TrainConfig, given: Collection[str] = ()) -> TrainCon
         if (model_dir / modeldir.TRAINING_FILE).is_file() else {}
     transformer = modeldir.training_settings(training).get("transformer")
     has_transformer = bool(saved_config.get("dimensions", {}).get("feature_dim"))
-    default = ModelConfig()
-    chosen = config.model
-    unlike = [f"{setting(name)} {getattr(chosen, name)} (the model's: {getattr(design, name)})" for name in SHAPE_FIELDS
+    default, chosen = ModelConfig(), config.model
+
+    def models(name: str) -> object:  # the model's value of a setting, or that it has none
+        return "none, it reads no transformer" if name in TRANSFORMER_SETTINGS and not has_transformer \
+            else getattr(design, name)
+
+    unlike = [f"{setting(name)} {getattr(chosen, name)} (the model's: {models(name)})" for name in SHAPE_FIELDS
               if (name in given or getattr(chosen, name) != getattr(default, name))
-              and getattr(chosen, name) != getattr(design, name)]
+              and getattr(chosen, name) != models(name)]
     if config.transformer is not None and (not has_transformer or config.transformer != transformer):
         unlike.append(f"{setting('transformer')} {config.transformer} (the model's: "
                       f"{transformer if has_transformer else 'none'})")

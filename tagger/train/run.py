@@ -16,9 +16,9 @@ from pathlib import Path
 import datasets
 import torch
 
-from tagger.core.config import Dimensions, Runtime, TrainConfig
+from tagger.core.config import TRANSFORMER_SETTINGS, Dimensions, Runtime, TrainConfig, setting
 from tagger.core.entities import is_bioes
-from tagger.core.errors import DataError, TaggerError, plural
+from tagger.core.errors import DataError, SettingError, TaggerError, plural
 from tagger.data import corpus
 from tagger.data.sources import Source
 from tagger.model import compact, embeddings, modeldir, transformer
@@ -130,6 +130,9 @@ def _open(model_dir: Path, start: tuple[TrainConfig, Source, bool, frozenset[str
                     config = extend.with_design_of(config, given)
                 elif config.transformer is not None:
                     transformer.locate(config.transformer)
+                elif given & set(TRANSFORMER_SETTINGS):  # typed at the default value, which TrainConfig allows
+                    raise SettingError(f"{', '.join(map(setting, sorted(given & set(TRANSFORMER_SETTINGS))))}: for a "
+                                       f"{setting('transformer')}, and none is given; give one, or leave it out")
                 config = with_epochs_from(config, model_dir)
                 directory = RunDirectory.create(model_dir, overwrite)
             opened = (directory.checkpoint, config.to_dict(), source.to_dict())
