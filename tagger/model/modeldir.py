@@ -179,7 +179,7 @@ def _load_model(model_dir: Path, device: str, threads: int) -> SavedModel:
     if dimensions.feature_dim:
         from tagger.model.transformer import load_kept
 
-        features = load_kept(model_dir / TRANSFORMER_DIR, config, settings, device, _remedy(config))
+        features = load_kept(model_dir / TRANSFORMER_DIR, config, settings, device, _remedy(config)).for_tagging()
     return SavedModel(network, encoder, training, config, features)
 
 

@@ -134,6 +134,15 @@ class TransformerFeatures:
                                "sub-words to words; choose another transformer")
         return cls(tokenizer, model, config, where)
 
+    def for_tagging(self) -> TransformerFeatures:
+        """These features for tagging: on a CPU that computes in bfloat16 natively, the transformer
+        runs in it, as fast again as in float32 and tagging as float32 does (tests/benchmarks/README.md).
+        Training keeps float32: the features it remembers are the model's inputs from then on."""
+        device = next(self.model.parameters()).device
+        if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            self.model.to(torch.bfloat16)
+        return self
+
     def remembering(self) -> TransformerFeatures:
         """These features, each sentence's computed once and kept (in half precision): for a
         training run, which reads every sentence in every epoch."""

@@ -1,5 +1,6 @@
-"""A model with a transformer's features, its transformer run in float32, in bfloat16, or with
-its linear layers dynamically quantised to int8: test F1 and tagging speed of each.
+"""A model with a transformer's features, its transformer run in float32, in bfloat16 (what
+tagging chooses on a CPU that computes in it natively), or with its linear layers dynamically
+quantised to int8: test F1 and tagging speed of each.
 
     python tests/benchmarks/transformer_precision.py --model models/conll2003-minilm
 
@@ -22,7 +23,8 @@ from tagger.use.predict import Tagger
 
 
 def with_precision(tagger: Tagger, precision: str) -> None:
-    model = tagger.features.model
+    model = tagger.features.model.float()  # as trained, whatever the precision tagging chose
+    tagger.features.model = model
     if precision == "bf16":
         tagger.features.model = model.to(torch.bfloat16)
     elif precision == "int8":
