@@ -108,3 +108,23 @@ def test_latin_names_benchmark_scores_both_spellings(small_model):
     output = run_script("latin_names.py", "--model", str(small_model))
     assert output.startswith("with marks: 30 sentences, entity F1 ") and "without marks: 30 sentences" in output
     assert "tagged alike with and without marks: " in output
+
+
+def test_init_from_benchmark_trains_from_scratch_and_from_the_model(small_model, tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", train=60, dev=0) / "train.txt"
+    output = run_script("init_from.py", "--corpus", str(corpus), "--base", str(small_model), "--sizes", "20",
+                        "--seeds", "1", "--work", str(tmp_path / "runs"), "--options", "--epochs 1 --embeddings none")
+    assert "| 20 | from scratch | " in output and f"| 20 | --init-from {small_model} | " in output
+
+
+def test_transformer_precision_benchmark_scores_each_precision(tiny_transformer, tmp_path):
+    from conftest import invoke
+
+    corpus = write_corpus(tmp_path / "corpus", train=30, dev=10, test=10)
+    model = tmp_path / "model"
+    trained = invoke("train", "--data", corpus, "--model", model, "--transformer", tiny_transformer, "--epochs", "1",
+                     "--embeddings", "none", "--hidden-size", "8")
+    assert trained.exit_code == 0, trained.output
+    output = run_script("transformer_precision.py", "--model", str(model), "--test", str(corpus / "test.txt"),
+                        "--precisions", "fp32", "bf16")
+    assert output.startswith("fp32: test F1 ") and "\nbf16: test F1 " in output
