@@ -47,7 +47,7 @@ def test_a_carried_model_scores_known_text_as_before_and_has_rows_for_what_is_ne
     _, model_dir, _ = trained_crf
     config = with_design_of(TrainConfig(init_from=str(model_dir), embeddings="none"))
     sentences = corpus.TrainingSentences(corpus.load_corpus(Source(str(new_corpus(tmp_path))))["train"])
-    model, encoder, features, _ = extended_model(config, sentences, model_dir)
+    model, encoder, features, _, _ = extended_model(config, sentences, model_dir)
     old = load_model(model_dir)
     assert features is None and encoder.tags.items[:len(old.encoder.tags)] == old.encoder.tags.items
     assert {"B-PROD", "I-PROD"} <= set(encoder.tags.items) and "zorvik" in encoder.words and "ö" in encoder.chars

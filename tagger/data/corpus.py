@@ -20,7 +20,7 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tagger.core.entities import TAG, TAG_HELP, from_bilou, is_bilou, is_bioes, to_iob2, to_scheme
+from tagger.core.entities import TAG, TAG_HELP, from_bilou, is_bilou, is_bioes, to_iob2
 from tagger.core.errors import DataError, causes, plural
 from tagger.data.conll import read_conll_file, sentence_features
 from tagger.data.sources import (DATASET_SUFFIXES, SPLIT_ALIASES, DatasetFolder, HubDataset, SavedDataset, Source,
@@ -87,8 +87,7 @@ class TrainingSentences:
 
     def __init__(self, dataset: datasets.Dataset):
         self.dataset = dataset
-        self.labels = self.tag_names = tag_names(dataset)  # the dataset's tags by label id; those `take` gives
-        self.bioes: bool | None = None  # the scheme `take` spells tags in, when not the data's
+        self.tag_names = tag_names(dataset)
         self.lengths = array("i")
         for batch in _arrow_batches(dataset):
             self.lengths.extend(pc.list_value_length(batch["tokens"]).to_numpy(zero_copy_only=False))
@@ -99,17 +98,7 @@ class TrainingSentences:
     def take(self, indices: Sequence[int]) -> tuple[list[list[str]], list[list[str]]]:
         """The tokens and tags of these sentences."""
         rows = self.dataset[list(indices)]
-        tags = [[self.labels[i] for i in ids] for ids in rows["ner_tags"]]
-        return rows["tokens"], tags if self.bioes is None else [to_scheme(sentence, self.bioes) for sentence in tags]
-
-    def spell_in(self, bioes: bool) -> None:
-        """Give the tags in BIOES (or IOB2) from now on, whatever the data's scheme: the scheme of
-        a model trained further."""
-        if is_bioes(self.labels) == bioes:
-            return
-        types = sorted({label[2:] for label in self.labels if label != "O"})
-        prefixes = ("B-", "I-", "E-", "S-") if bioes else ("B-", "I-")
-        self.bioes, self.tag_names = bioes, ["O", *(prefix + kind for kind in types for prefix in prefixes)]
+        return rows["tokens"], [[self.tag_names[i] for i in ids] for ids in rows["ner_tags"]]
 
     def tokens(self) -> Iterator[list[str]]:
         """Every sentence's tokens, in order."""

@@ -7,20 +7,20 @@ network's design is the model's: a setting that would change its shape is refuse
 from __future__ import annotations
 
 import shlex
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from tagger.core.config import TRANSFORMER_SETTINGS, ModelConfig, TrainConfig, setting
-from tagger.core.entities import is_bioes
+from tagger.core.entities import is_bioes, to_scheme
 from tagger.core.errors import ArtifactError, SettingError
 from tagger.data import corpus
 from tagger.model import embeddings, modeldir
 from tagger.model.encoding import Encoder, TrainingText, Vocabulary
 from tagger.model.network import BiLSTMTagger
-from tagger.model.transformer import TransformerFeatures, load_kept
+from tagger.model.transformer import TransformerFeatures
 
 # The settings of the network's design that set the shape of its weights, or what they read.
 SHAPE_FIELDS = ("decoder", "hidden_size", "lstm_layers", "char_dim", "char_filters", "char_kernel",
@@ -76,13 +76,35 @@ def with_design_of(config: TrainConfig, given: Collection[str] = ()) -> TrainCon
                    transformer=transformer if has_transformer else None, embeddings=vectors)
 
 
+class Respelled:
+    """Training sentences with their tags spelled in another scheme (BIOES or IOB2): the scheme
+    of the model they train further."""
+
+    def __init__(self, sentences: corpus.TrainingSentences, bioes: bool):
+        self.sentences, self.bioes, self.lengths = sentences, bioes, sentences.lengths
+        types = sorted({tag[2:] for tag in sentences.tag_names if tag != "O"})
+        prefixes = ("B-", "I-", "E-", "S-") if bioes else ("B-", "I-")
+        self.tag_names = ["O", *(prefix + kind for kind in types for prefix in prefixes)]
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def take(self, indices: Sequence[int]) -> tuple[list[list[str]], list[list[str]]]:
+        tokens, tags = self.sentences.take(indices)
+        return tokens, [to_scheme(sentence, self.bioes) for sentence in tags]
+
+    def tokens(self) -> Iterator[list[str]]:
+        return self.sentences.tokens()
+
+
 def extended_model(config: TrainConfig, sentences: corpus.TrainingSentences, model_dir: Path
-                   ) -> tuple[BiLSTMTagger, Encoder, TransformerFeatures | None, float | None]:
+                   ) -> tuple[BiLSTMTagger, Encoder, TransformerFeatures | None, float | None,
+                              corpus.TrainingSentences | Respelled]:
     """The model of `config.init_from` with the words, characters and entity types of
-    `sentences` added (their tags given in the model's scheme from now on), the transformer it
-    reads, and the share of training tokens that have a vector from the model or the pretrained
-    ones. `model_dir` is `config.init_from`, or for a resumed run the model it saved, which holds
-    the same words and tags."""
+    `sentences` added, the transformer it reads, the share of training tokens that have a
+    vector from the model or the pretrained ones, and the sentences with their tags in the
+    model's scheme. `model_dir` is `config.init_from`, or for a resumed run the model it saved,
+    which holds the same words and tags."""
     if not modeldir.has_model(model_dir):
         raise ArtifactError(f"{model_dir}: the model this run started from (--init-from) is gone; restore it to "
                             "resume the run, or start again with --overwrite")
@@ -93,7 +115,9 @@ def extended_model(config: TrainConfig, sentences: corpus.TrainingSentences, mod
         raise SettingError(f"{setting('embeddings')} {config.embeddings}: vectors of {pretrained.dim} dimensions, "
                            f"and the model of {model_dir} has words of {old.dimensions.word_dim}; give vectors of "
                            f"{old.dimensions.word_dim}, or none")
-    sentences.spell_in(is_bioes(saved.encoder.tags.items))
+    bioes = is_bioes(saved.encoder.tags.items)
+    if is_bioes(sentences.tag_names) != bioes:
+        sentences = Respelled(sentences, bioes)
     text = TrainingText.count(sentences.tokens())
     words = _words(saved.encoder.words, old.trained_words, text)
     chars = Vocabulary([*saved.encoder.chars.items, *text.chars])
@@ -129,12 +153,12 @@ def extended_model(config: TrainConfig, sentences: corpus.TrainingSentences, mod
         if name in state:
             state[name] = learnt[name][frozen_rows].clone()
     model.load_state_dict(state)
-    features = None
-    if saved.features is not None:
-        features = load_kept(model_dir / modeldir.TRANSFORMER_DIR, saved.config, config.model, "cpu",
-                             "start from another model").remembering()
+    features = saved.features
+    if features is not None:
+        features.model.float()  # trained on the features float32 gives, whatever tagging chose
+        features.remembering()
     covered = sum(count for word, count in text.word_counts.items() if word in old_ids or word in row_of)
-    return model, encoder, features, covered / max(1, text.word_counts.total())
+    return model, encoder, features, covered / max(1, text.word_counts.total()), sentences
 
 
 def _words(old: Vocabulary, old_trained: int, text: TrainingText) -> Vocabulary:

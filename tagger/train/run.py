@@ -101,7 +101,7 @@ class _Run:
     directory: RunDirectory
     config: TrainConfig
     splits: datasets.DatasetDict
-    sentences: corpus.TrainingSentences
+    sentences: corpus.TrainingSentences | extend.Respelled  # read in the scheme of a model trained further
     dev_split: datasets.Dataset | None
     encoder: Encoder
     features: TransformerFeatures | None
@@ -160,8 +160,8 @@ def _prepare(opened: tuple[RunDirectory, TrainConfig, Source], runtime: Runtime,
         splits, sentences, dev_split, held_out = _load_data(config, source, world)
         torch.manual_seed(config.seed)
         if config.init_from is not None:
-            model, encoder, features, coverage = extend.extended_model(config, sentences,
-                                                                       saved or Path(config.init_from))
+            model, encoder, features, coverage, sentences = extend.extended_model(config, sentences,
+                                                                                  saved or Path(config.init_from))
         else:
             # A run that an earlier version started keeps its frozen vectors in half precision.
             frozen_bits = 16 if checkpoint is not None and "frozen_vectors" in checkpoint["model"] else 4
